@@ -1,0 +1,86 @@
+"""Names, enums and patterns of the contract, read from the schema files.
+
+The rest of the kit uses these instead of writing a value down again: ``RUN_STATUS.completed``
+is ``"completed"`` only because ``run-status.json`` lists it, and raises if it ever stops
+listing it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from schemas.loader import Reading, raw, schema
+
+
+class EnumValues:
+    """The values of one enum schema, reachable as attributes and iterable in order."""
+
+    def __init__(self, name: str) -> None:
+        document = raw(name)
+        self.schema_name = name
+        self.values: tuple[str, ...] = tuple(document["enum"])
+        self.documented_in: dict[str, list[str]] = document.get("x-documented-in", {})
+
+    def __getattr__(self, value: str) -> str:
+        if value in self.__dict__.get("values", ()):
+            return value
+        raise AttributeError(f"{value!r} is not a value of {self.schema_name}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.values
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+RUN_STATUS = EnumValues("run-status")
+STOP_REASON = EnumValues("stop-reason-type")
+MESSAGE_TYPE = EnumValues("message-type")
+
+TERMINAL_STATUSES: frozenset[str] = frozenset(raw("run-status")["x-terminal"])
+STATUS_RANK: dict[str, int] = dict(raw("run-status")["x-order"])
+
+
+def pattern(name: str, reading: Reading = "documented") -> re.Pattern[str]:
+    """The compiled ``pattern`` of a string schema such as ``agent-id`` or ``run-id``."""
+    return re.compile(schema(name, reading)["pattern"])
+
+
+AGENT_ID = pattern("agent-id")
+RUN_ID = pattern("run-id", "server")
+DOCUMENTED_RUN_ID = pattern("run-id", "documented")
+AGENT_ID_LENGTH: int = raw("agent-id")["maxLength"]
+
+
+def fields(name: str) -> tuple[str, ...]:
+    """The property names of an object schema, in the order the schema lists them."""
+    return tuple(raw(name)["properties"])
+
+
+def defaults(name: str) -> dict[str, Any]:
+    """The documented default of every property of ``name`` that has one."""
+    return {k: v["default"] for k, v in raw(name)["properties"].items() if "default" in v}
+
+
+RUN_FIELDS = fields("run")
+REQUEST_CONFIG_FIELDS = fields("request-config")
+REQUEST_FIELDS = fields("letta-async-request")
+
+
+def tag_of(name: str, prop: str = "type") -> str:
+    """The discriminator value a union member pins, e.g. ``tag_of("text-content") == "text"``."""
+    return str(raw(name)["properties"][prop]["const"])
+
+
+def union_members(name: str, reading: Reading = "documented") -> tuple[str, ...]:
+    """The schema names a union (``oneOf``/``anyOf`` of ``$ref``s) is made of."""
+    from schemas.loader import name_of
+
+    document = schema(name, reading)
+    branches = document.get("oneOf") or document.get("anyOf") or []
+    return tuple(name_of(b["$ref"]) for b in branches if "$ref" in b)

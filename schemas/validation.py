@@ -1,0 +1,145 @@
+"""Validating instances against a reading, with problems a person can act on.
+
+A failed union is explained through its discriminator: when the instance names its member
+(``type``, ``message_type``), the problems are that member's; when the tag is missing or
+unknown, the problem says so and lists the tags that are allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from schemas.loader import Reading, Schema, name_of, registry, schema
+
+Location = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One way an instance breaks a schema."""
+
+    location: Location
+    rule: str
+    message: str
+
+    def as_dict(self, prefix: Location = ()) -> dict[str, Any]:
+        """The ``{loc, msg, type}`` item of a 422 ``detail`` list."""
+        return {"loc": [*prefix, *self.location], "msg": self.message, "type": self.rule}
+
+    def __str__(self) -> str:
+        where = "/".join(str(p) for p in self.location) or "(root)"
+        return f"{where}: {self.message} [{self.rule}]"
+
+
+def _tag_of(branch: Schema, prop: str, reading: Reading) -> Any:
+    """The constant a union member pins its discriminator ``prop`` to, if any."""
+    if "$ref" in branch:
+        return _tag_of(schema(name_of(branch["$ref"]), reading), prop, reading)
+    pinned = branch.get("properties", {}).get(prop, {})
+    if "const" in pinned:
+        return pinned["const"]
+    for part in branch.get("allOf", []):
+        tag = _tag_of(part, prop, reading)
+        if tag is not None:
+            return tag
+    return None
+
+
+class ContractValidator:
+    """Validates instances of one schema in one reading."""
+
+    def __init__(self, name: str, reading: Reading = "documented") -> None:
+        self.name = name
+        self.reading = reading
+        self._validator = Draft202012Validator(
+            schema(name, reading),
+            registry=registry(reading),
+            format_checker=None,
+        )
+
+    def is_valid(self, instance: Any) -> bool:
+        return bool(self._validator.is_valid(instance))
+
+    def problems(self, instance: Any) -> list[Problem]:
+        found: list[Problem] = []
+        for error in self._validator.iter_errors(instance):
+            found.extend(self._explain(error))
+        unique = list(dict.fromkeys(found))
+        return sorted(unique, key=lambda p: [str(part) for part in p.location])
+
+    def _explain(self, error: ValidationError) -> Iterable[Problem]:
+        location: Location = tuple(error.absolute_path)
+        custom = error.schema.get("x-error") if isinstance(error.schema, dict) else None
+        if custom:
+            yield Problem(location, custom["rule"], custom["message"])
+            return
+        if error.validator in ("oneOf", "anyOf") and isinstance(error.schema, dict):
+            yield from self._explain_union(error, location)
+            return
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else ""
+            yield Problem((*location, missing) if missing else location, "missing", "Field required")
+            return
+        yield Problem(location, str(error.validator), str(error.message))
+
+    def _explain_union(self, error: ValidationError, location: Location) -> Iterable[Problem]:
+        union: Schema = error.schema  # type: ignore[assignment]
+        branches: Sequence[Schema] = union[str(error.validator)]
+        instance = error.instance
+        prop = union.get("discriminator", {}).get("propertyName")
+        if prop and isinstance(instance, dict):
+            tags = {_tag_of(b, prop, self.reading): i for i, b in enumerate(branches)}
+            allowed = ", ".join(repr(t) for t in tags if t is not None)
+            if prop not in instance:
+                yield Problem(
+                    (*location, prop),
+                    "union_tag_not_found",
+                    f"`{prop}` is required to tell which member this is (one of {allowed})",
+                )
+                return
+            if instance[prop] not in tags:
+                yield Problem(
+                    (*location, prop),
+                    "union_tag_invalid",
+                    f"{instance[prop]!r} is not one of the allowed tags ({allowed})",
+                )
+                return
+            chosen = tags[instance[prop]]
+            for sub in error.context or []:
+                if sub.schema_path and sub.schema_path[0] == chosen:
+                    yield from self._explain(sub)
+            return
+        # No usable tag: report the member that came closest (fewest problems).
+        by_branch: dict[int, list[ValidationError]] = {}
+        for sub in error.context or []:
+            if sub.schema_path:
+                by_branch.setdefault(int(sub.schema_path[0]), []).append(sub)
+        if error.validator == "oneOf" and not by_branch:
+            yield Problem(location, "oneOf", "matches more than one member of the union")
+            return
+        if not by_branch:
+            yield Problem(location, str(error.validator), str(error.message))
+            return
+        types_only = all(
+            len(errs) == 1 and errs[0].validator == "type" and not errs[0].path
+            for errs in by_branch.values()
+        )
+        if types_only and len(by_branch) == len(branches):
+            expected = sorted({str(e.validator_value) for errs in by_branch.values() for e in errs})
+            yield Problem(location, "type", f"{instance!r} is not of type {' or '.join(expected)}")
+            return
+        closest = min(by_branch.values(), key=lambda errs: (len(errs), -max(len(e.path) for e in errs)))
+        for sub in closest:
+            yield from self._explain(sub)
+
+
+@cache
+def validator(name: str, reading: Reading = "documented") -> ContractValidator:
+    """A cached validator for one schema in one reading."""
+    return ContractValidator(name, reading)
