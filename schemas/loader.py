@@ -90,7 +90,10 @@ def schema(name: str, reading: Reading = "documented") -> Schema:
 def registry(reading: Reading = "documented") -> Registry[Any]:
     """All schemas of one reading, by ``$id``; ``$ref``s never reach the network."""
     resources_ = [
-        (uri(name), Resource.from_contents(_schema(name, reading), default_specification=DRAFT202012))
+        (
+            uri(name),
+            Resource.from_contents(_schema(name, reading), default_specification=DRAFT202012),
+        )
         for name in _files()
     ]
     return Registry().with_resources(resources_).crawl()
@@ -122,7 +125,7 @@ def resolved(name: str, reading: Reading = "documented") -> Schema:
     return copy.deepcopy(_resolved(name, reading))
 
 
-def annotations(name: str, key: str = SERVER_ANNOTATION) -> Iterator[tuple[tuple[str, ...], Any]]:
+def annotated(name: str, key: str = SERVER_ANNOTATION) -> Iterator[tuple[tuple[str, ...], Any]]:
     """Every annotation ``key`` in a schema file, with the JSON path where it stands."""
 
     def walk(node: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:

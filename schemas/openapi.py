@@ -61,7 +61,9 @@ def _error(name: str, description: str) -> dict[str, Any]:
     return _json(_component_ref(name), description)
 
 
-def _param(name: str, where: str, schema: Schema, description: str, required: bool = False) -> Schema:
+def _param(
+    name: str, where: str, schema: Schema, description: str, required: bool = False
+) -> Schema:
     return {
         "name": name,
         "in": where,
@@ -166,7 +168,12 @@ def _paths() -> dict[str, Any]:
                     ),
                     _param("active", "query", {"type": "boolean"}, "Only created or running runs."),
                     _param("background", "query", {"type": "boolean"}, "Only background runs."),
-                    _param("stop_reason", "query", _component_ref("stop-reason-type"), "Only runs that stopped so."),
+                    _param(
+                        "stop_reason",
+                        "query",
+                        _component_ref("stop-reason-type"),
+                        "Only runs that stopped so.",
+                    ),
                     *paging,
                 ],
                 "responses": {

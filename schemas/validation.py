@@ -7,15 +7,17 @@ unknown, the problem says so and lists the tags that are allowed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from jsonschema import Draft202012Validator
+import jsonschema_rs
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
-from schemas.loader import Reading, Schema, name_of, registry, schema
+from schemas.loader import Reading, Schema, name_of, registry, resolved, schema
 
 Location = tuple[str | int, ...]
 
@@ -51,22 +53,49 @@ def _tag_of(branch: Schema, prop: str, reading: Reading) -> Any:
     return None
 
 
+def _ecma_pattern(
+    validator: Any, pattern: str, instance: Any, schema_: Schema
+) -> Iterable[ValidationError]:
+    """``pattern`` as JSON Schema means it: ECMA-262, where ``$`` is the end of the input.
+
+    Python's ``$`` also matches before a trailing newline, so ``"agent-…\n"`` would pass.
+    """
+    if not isinstance(instance, str):
+        return
+    match = re.search(pattern, instance)
+    if match is None or (pattern.endswith("$") and match.end() != len(instance)):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Draft202012 = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"pattern": _ecma_pattern}
+)
+
+
 class ContractValidator:
-    """Validates instances of one schema in one reading."""
+    """Validates instances of one schema in one reading.
+
+    ``is_valid`` runs the compiled validator of jsonschema-rs on the self-contained schema (a
+    few microseconds); only an instance that fails is walked again by ``jsonschema`` to
+    explain where and why.
+    """
 
     def __init__(self, name: str, reading: Reading = "documented") -> None:
         self.name = name
         self.reading = reading
-        self._validator = Draft202012Validator(
+        self._fast = jsonschema_rs.validator_for(resolved(name, reading))
+        self._validator = _Draft202012(
             schema(name, reading),
             registry=registry(reading),
             format_checker=None,
         )
 
     def is_valid(self, instance: Any) -> bool:
-        return bool(self._validator.is_valid(instance))
+        return bool(self._fast.is_valid(instance))
 
     def problems(self, instance: Any) -> list[Problem]:
+        if self._fast.is_valid(instance):
+            return []
         found: list[Problem] = []
         for error in self._validator.iter_errors(instance):
             found.extend(self._explain(error))
@@ -84,12 +113,14 @@ class ContractValidator:
             return
         if error.validator == "required":
             missing = error.message.split("'")[1] if "'" in error.message else ""
-            yield Problem((*location, missing) if missing else location, "missing", "Field required")
+            yield Problem(
+                (*location, missing) if missing else location, "missing", "Field required"
+            )
             return
         yield Problem(location, str(error.validator), str(error.message))
 
     def _explain_union(self, error: ValidationError, location: Location) -> Iterable[Problem]:
-        union: Schema = error.schema  # type: ignore[assignment]
+        union = cast(Schema, error.schema)
         branches: Sequence[Schema] = union[str(error.validator)]
         instance = error.instance
         prop = union.get("discriminator", {}).get("propertyName")
@@ -134,7 +165,9 @@ class ContractValidator:
             expected = sorted({str(e.validator_value) for errs in by_branch.values() for e in errs})
             yield Problem(location, "type", f"{instance!r} is not of type {' or '.join(expected)}")
             return
-        closest = min(by_branch.values(), key=lambda errs: (len(errs), -max(len(e.path) for e in errs)))
+        closest = min(
+            by_branch.values(), key=lambda errs: (len(errs), -max(len(e.path) for e in errs))
+        )
         for sub in closest:
             yield from self._explain(sub)
 

@@ -14,8 +14,12 @@ class DocVersion:
 
 # Oldest first. Where versions disagree, the newest (001) wins.
 DOC_VERSIONS: tuple[DocVersion, ...] = (
-    DocVersion("003", "Send Message Async (Fern reference page)", "oldest; states the agent_id regex"),
-    DocVersion("000", "Send Message Async (Fern page, examples only)", "examples with untyped parts"),
+    DocVersion(
+        "003", "Send Message Async (Fern reference page)", "oldest; states the agent_id regex"
+    ),
+    DocVersion(
+        "000", "Send Message Async (Fern page, examples only)", "examples with untyped parts"
+    ),
     DocVersion("002", "Send Message Async (Python SDK page)", "adds input; 9 message types"),
     DocVersion("001", "Create Message Async (API reference)", "newest and most complete"),
 )
