@@ -47,8 +47,13 @@ STATUS_RANK: dict[str, int] = dict(raw("run-status")["x-order"])
 
 
 def pattern(name: str, reading: Reading = "documented") -> re.Pattern[str]:
-    """The compiled ``pattern`` of a string schema such as ``agent-id`` or ``run-id``."""
-    return re.compile(schema(name, reading)["pattern"])
+    """The ``pattern`` of a string schema such as ``agent-id``, compiled for Python.
+
+    JSON Schema patterns are ECMA-262, where ``$`` ends the input; Python's ``$`` also matches
+    before a trailing newline, so a final ``$`` becomes ``\\Z``.
+    """
+    source: str = schema(name, reading)["pattern"]
+    return re.compile(source.removesuffix("$") + r"\Z" if source.endswith("$") else source)
 
 
 AGENT_ID = pattern("agent-id")

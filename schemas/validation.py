@@ -151,6 +151,17 @@ class ContractValidator:
         for sub in error.context or []:
             if sub.schema_path:
                 by_branch.setdefault(int(sub.schema_path[0]), []).append(sub)
+        if isinstance(instance, dict) and "type" in instance:
+            # Not a declared discriminator, but the instance names its member: explain that one.
+            named = [
+                i
+                for i, branch in enumerate(branches)
+                if _tag_of(branch, "type", self.reading) == instance["type"]
+            ]
+            if len(named) == 1 and named[0] in by_branch:
+                for sub in by_branch[named[0]]:
+                    yield from self._explain(sub)
+                return
         if error.validator == "oneOf" and not by_branch:
             yield Problem(location, "oneOf", "matches more than one member of the union")
             return
