@@ -1,0 +1,5 @@
+"""``python -m mockserver``: the same as ``letta-mock``."""
+
+from mockserver.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,208 @@
+"""The Flask app factory: routes, JSON errors, auth, faults and the request journal."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from mockserver.clock import rfc3339
+from mockserver.config import MockConfig
+from mockserver.errors import ApiError
+from mockserver.faults import FAULT_HEADER, Fault, FaultError, FaultPlan
+from mockserver.journal import BODY_PREVIEW, RECORDED_HEADERS, Journal, JournalEntry
+from mockserver.routes.admin import admin
+from mockserver.routes.agents import agents
+from mockserver.routes.common import EXTENSION
+from mockserver.routes.health import health
+from mockserver.routes.runs import runs
+from mockserver.service import MockService
+
+log = logging.getLogger("mockserver")
+
+API_PREFIX = "/v1"
+ADMIN_PREFIX = "/_mock"
+OPEN_PATHS = ("/v1/health/",)
+JSON_TYPE = "application/json"
+
+
+def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, mimetype=JSON_TYPE)
+
+
+def _bearer_matches(expected: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), expected)
+
+
+def _canonical_redirect() -> Response | None:
+    """307 to the canonical form when the path's trailing slash differs from the route's."""
+    rule = request.url_rule
+    if rule is None:
+        return None
+    wants_slash = rule.rule.endswith("/")
+    if request.path.endswith("/") == wants_slash:
+        return None
+    target = request.path + "/" if wants_slash else request.path.rstrip("/")
+    query = request.query_string.decode("latin-1")
+    location = request.host_url.rstrip("/") + target + (f"?{query}" if query else "")
+    return _json({"detail": f"Use {target}"}, 307, {"Location": location})
+
+
+class DroppedConnection(ConnectionAbortedError):
+    """Raised mid-answer by the ``drop`` fault: the server then closes the connection."""
+
+
+class _QuietDrops(logging.Filter):
+    """Keeps the server's log free of tracebacks for connections dropped on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
+
+
+logging.getLogger("waitress").addFilter(_QuietDrops())
+
+
+def _dropped_connection() -> Response:
+    def broken() -> Iterator[bytes]:
+        yield b'{"id": "'
+        raise DroppedConnection("letta-mock fault: connection dropped mid-response")
+
+    response = Response(broken(), status=200, mimetype=JSON_TYPE)
+    response.headers["Content-Length"] = "4096"
+    return response
+
+
+def _apply_fault(fault: Fault) -> Response | None:
+    g.fault = fault.text
+    if fault.kind == "latency":
+        time.sleep(fault.seconds)
+        return None
+    if fault.kind == "drop":
+        return _dropped_connection()
+    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
+    text = (
+        "Too many requests (injected by letta-mock)"
+        if fault.status == 429
+        else f"Injected server error {fault.status} (letta-mock fault)"
+    )
+    return _json({"detail": text}, fault.status, headers)
+
+
+def _journal_body(max_bytes: int) -> Any:
+    length = request.content_length or 0
+    if length > max_bytes:
+        return f"<{length} bytes, over the size limit>"
+    try:
+        data = request.get_data(cache=True)[:BODY_PREVIEW]
+    except HTTPException:
+        return None
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return data.decode("utf-8", errors="replace")
+
+
+def create_app(config: MockConfig | None = None, service: MockService | None = None) -> Flask:
+    """A Flask app serving the mock. Pass a config, or an already built service."""
+    svc = service if service is not None else MockService(config or MockConfig())
+    cfg = svc.config
+    app = Flask("mockserver")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.url_map.strict_slashes = False
+    app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
+    app.extensions[EXTENSION] = svc
+    journal = Journal(cfg.journal_size)
+    app.extensions["letta_mock_journal"] = journal
+    faults = FaultPlan(cfg.fault_rate, cfg.faults, cfg.fault_seed)
+    for blueprint in (agents, runs, health, admin):
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    def before() -> Response | None:
+        g.fault = None
+        path = request.path
+        if path.startswith(ADMIN_PREFIX):
+            if cfg.admin_token and not _bearer_matches(cfg.admin_token):
+                return _json(
+                    {"detail": "Unauthorized: send Authorization: Bearer <admin token>"},
+                    401,
+                    {"WWW-Authenticate": "Bearer"},
+                )
+            return None
+        if not path.startswith(API_PREFIX):
+            return _canonical_redirect()
+        canonical = path if path.endswith("/") else path + "/"
+        if cfg.token and canonical not in OPEN_PATHS and not _bearer_matches(cfg.token):
+            return _json(
+                {"detail": "Unauthorized: send Authorization: Bearer <token>"},
+                401,
+                {"WWW-Authenticate": "Bearer"},
+            )
+        moved = _canonical_redirect()
+        if moved is not None:
+            return moved
+        asked = request.headers.get(FAULT_HEADER)
+        if canonical in OPEN_PATHS and not asked:
+            return None  # readiness probes are never faulted at random
+        try:
+            fault = faults.choose(asked)
+        except FaultError as exc:
+            return _json({"detail": f"{FAULT_HEADER}: {exc}"}, 400)
+        return _apply_fault(fault) if fault is not None else None
+
+    @app.after_request
+    def after(response: Response) -> Response:
+        if not request.path.startswith(ADMIN_PREFIX):
+            headers = {h: request.headers[h] for h in RECORDED_HEADERS if h in request.headers}
+            journal.add(
+                JournalEntry(
+                    seq=journal.next_seq(),
+                    at=rfc3339(time.time()),
+                    method=request.method,
+                    path=request.path,
+                    query=request.query_string.decode("latin-1"),
+                    headers=headers,
+                    body=_journal_body(cfg.max_body_bytes),
+                    status=response.status_code,
+                    fault=getattr(g, "fault", None),
+                )
+            )
+        return response
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> Response:
+        return _json(error.body, error.status, error.headers)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        text = error.name
+        if status == 413:
+            text = f"The body is over {cfg.max_body_bytes} bytes, the most this server accepts."
+        headers = {}
+        allowed = error.get_headers()
+        for key, value in allowed:
+            if key.lower() == "allow":
+                headers["Allow"] = value
+        return _json({"detail": text}, status, headers)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("letta-mock: unexpected error on %s %s", request.method, request.path)
+        return _json({"detail": "An unknown error occurred"}, 500)
+
+    svc.start()
+    return app
+
+
+__all__ = ["create_app"]

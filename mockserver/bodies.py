@@ -1,0 +1,107 @@
+"""Reading a JSON request body the way the real server does, with actionable errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Request
+
+from mockserver.errors import detail, invalid_at
+
+JSON_TYPES = "application/json (any charset) or application/*+json"
+MAX_DEPTH = 64
+
+
+def depth_of(value: Any) -> int:
+    """How deeply arrays and objects nest in ``value`` (without recursion)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def acceptable_content_type(value: str | None) -> bool:
+    """No content type, application/json (with parameters) and application/*+json pass."""
+    if not value:
+        return True
+    media = value.split(";", 1)[0].strip().lower()
+    if media == "application/json":
+        return True
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and subtype.endswith("+json")
+
+
+def read_json(request: Request, max_bytes: int, required: bool = True) -> Any:
+    """The decoded body; raises ApiError (413 or 422) saying what to send instead.
+
+    With ``required=False`` an empty body reads as None.
+    """
+    declared = request.content_length
+    if declared is not None and declared > max_bytes:
+        raise detail(413, f"The body is {declared} bytes; this server accepts at most {max_bytes}.")
+    raw = request.get_data(cache=True)
+    if len(raw) > max_bytes:
+        raise detail(413, f"The body is over {max_bytes} bytes, the most this server accepts.")
+    if not raw.strip():
+        if not required:
+            return None
+        raise invalid_at(["body"], "missing", "Field required: send a JSON object as the body")
+    if not acceptable_content_type(request.headers.get("Content-Type")):
+        raise invalid_at(
+            ["body"],
+            "model_attributes_type",
+            f"Content-Type {request.headers.get('Content-Type')!r} is not JSON: send {JSON_TYPES}",
+        )
+    try:
+        text = raw.decode("utf-8")
+        decoded = json.loads(text)
+    except RecursionError:
+        decoded = None
+        too_deep = True
+    except UnicodeDecodeError as exc:
+        raise invalid_at(["body", exc.start], "json_invalid", "The body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise invalid_at(
+            ["body", exc.pos], "json_invalid", f"JSON decode error: {exc.msg}"
+        ) from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise invalid_at(["body"], "json_invalid", f"JSON decode error: {exc}") from None
+    else:
+        too_deep = depth_of(decoded) > MAX_DEPTH
+    if too_deep:
+        raise invalid_at(
+            ["body"], "json_too_deep", f"The JSON nests deeper than {MAX_DEPTH} levels"
+        )
+    return decoded
+
+
+def read_object(request: Request, max_bytes: int, required: bool = True) -> dict[str, Any] | None:
+    """The body as a JSON object; with ``required=False`` an empty body reads as None."""
+    body = read_json(request, max_bytes, required)
+    if body is None and not required:
+        return None
+    if not isinstance(body, dict):
+        raise invalid_at(
+            ["body"],
+            "model_attributes_type",
+            f"Input should be a valid dictionary or object, not {type(body).__name__}",
+        )
+    return body
+
+
+def read_body(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The body, which must be a JSON object."""
+    body = read_object(request, max_bytes, required=True)
+    return body if body is not None else {}

@@ -1,0 +1,146 @@
+"""The one POST a run sends to its ``callback_url`` when it ends, off the request path."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from mockserver.clock import rfc3339
+from mockserver.conversation import visible
+from mockserver.records import RunRecord
+
+# The ``result`` the server adds to the callback's metadata. Its stop-reason and usage objects
+# are stream message shapes the schemas do not describe (yet), so they are named here.
+STOP_REASON_MESSAGE = "stop_reason"
+USAGE_MESSAGE = "usage_statistics"
+RESULT_MESSAGE_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class CallbackOutcome:
+    sent_at: str | None
+    status_code: int | None
+    error: str | None
+
+
+def callback_payload(record: RunRecord, sent_at: float) -> dict[str, Any]:
+    run = record.run
+    include = (run.get("request_config") or {}).get("include_return_message_types")
+    usage = record.usage or {}
+    result = {
+        "messages": visible(record.messages, include)[:RESULT_MESSAGE_LIMIT],
+        "stop_reason": {"message_type": STOP_REASON_MESSAGE, "stop_reason": run["stop_reason"]},
+        "usage": {
+            "message_type": USAGE_MESSAGE,
+            "completion_tokens": usage.get("completion_tokens", 0),
+            "prompt_tokens": usage.get("prompt_tokens", 0),
+            "total_tokens": usage.get("total_tokens", 0),
+            "step_count": len(record.steps),
+            "run_ids": None,
+            "cached_input_tokens": None,
+            "cache_write_tokens": None,
+            "reasoning_tokens": None,
+            "context_tokens": None,
+        },
+        "logprobs": None,
+        "turns": None,
+    }
+    return {
+        "run_id": record.id,
+        "status": run["status"],
+        "completed_at": rfc3339(sent_at),
+        "metadata": {**(run.get("metadata") or {}), "result": result},
+    }
+
+
+def host_allowed(url: str, allowed: Iterable[str]) -> tuple[bool, str]:
+    """Whether ``url`` may be called, and why not. ``*`` in ``allowed`` allows every host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return False, "Request URL is missing an 'http://' or 'https://' protocol."
+    host = (parts.hostname or "").lower()
+    if not host:
+        return False, "Request URL has no host."
+    names = {h.lower().strip("[]") for h in allowed}
+    if "*" in names or host in names:
+        return True, ""
+    try:
+        if ipaddress.ip_address(host).is_loopback and "loopback" in names:
+            return True, ""
+    except ValueError:
+        pass
+    return False, (
+        f"host {host!r} is not an allowed callback host ({', '.join(sorted(names))}); "
+        "allow it with --callback-host"
+    )
+
+
+class CallbackDispatcher:
+    """Sends callbacks from a small thread pool; never blocks the caller."""
+
+    def __init__(self, timeout: float, allowed_hosts: Iterable[str], workers: int = 4) -> None:
+        self.timeout = timeout
+        self.allowed_hosts = list(allowed_hosts)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="letta-mock-cb")
+        self._pending: set[Future[None]] = set()
+        self._lock = threading.Lock()
+
+    def dispatch(
+        self,
+        record: RunRecord,
+        now: Callable[[], float],
+        record_outcome: Callable[[str, CallbackOutcome], None],
+    ) -> None:
+        url = str(record.run.get("callback_url") or "")
+        future = self._pool.submit(self._deliver, record, url, now, record_outcome)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def _deliver(
+        self,
+        record: RunRecord,
+        url: str,
+        now: Callable[[], float],
+        record_outcome: Callable[[str, CallbackOutcome], None],
+    ) -> None:
+        import requests  # imported on first use: keeps the server's start fast
+
+        sent_at = now()
+        allowed, why = host_allowed(url, self.allowed_hosts)
+        prefix = f"Failed to dispatch callback for run {record.id} to {url}: "
+        if not allowed:
+            outcome = CallbackOutcome(None, None, prefix + f"not sent: {why}")
+        else:
+            try:
+                answer = requests.post(
+                    url,
+                    json=callback_payload(record, sent_at),
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+                outcome = CallbackOutcome(rfc3339(sent_at), answer.status_code, None)
+            except requests.RequestException as exc:
+                outcome = CallbackOutcome(rfc3339(sent_at), None, prefix + repr(exc))
+        record_outcome(record.id, outcome)
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every callback sent so far has been delivered or has failed."""
+        with self._lock:
+            pending = set(self._pending)
+        if not pending:
+            return True
+        _, not_done = wait(pending, timeout=timeout)
+        return not not_done
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

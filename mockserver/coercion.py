@@ -1,0 +1,108 @@
+"""Turning the lax values the server accepts into the values it stores.
+
+The server reading of the schemas accepts, where the real server parses leniently, an
+integer written as ``"2"``, ``2.0`` or ``true`` (``lax-integer.json``) and a boolean written
+as ``"yes"``, ``1`` or ``"off"`` (``lax-boolean.json``). The real server stores them as plain
+integers and booleans, so the mock does too: request_config echoes ``true``, never ``"yes"``.
+Where the schemas use those two types is read from the schemas, never listed here.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from schemas.loader import Schema, name_of, registry, schema, uri
+from schemas.validation import Problem
+
+LAX_INTEGER = "lax-integer"
+LAX_BOOLEAN = "lax-boolean"
+# lax-boolean.json says which words are accepted, not which of them mean true.
+TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
+
+
+class CoercionError(ValueError):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def to_int(value: Any, location: tuple[str | int, ...]) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    text = str(value).strip().split(".", 1)[0]
+    try:
+        return int(text)
+    except ValueError:
+        raise CoercionError(
+            Problem(
+                location,
+                "int_parsing_size",
+                "Unable to parse input string as an integer, exceeded maximum size",
+            )
+        ) from None
+
+
+def to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value)
+    return str(value).strip().lower() in TRUE_WORDS
+
+
+@cache
+def _branch_validator(key: str) -> Draft202012Validator:
+    # A base URI beside the schema files, so the branch's relative $refs resolve.
+    branch = {**json.loads(key), "$id": uri("union-branch")}
+    return Draft202012Validator(branch, registry=registry("server"), format_checker=None)
+
+
+def _matches(branch: Schema, instance: Any) -> bool:
+    return bool(_branch_validator(json.dumps(branch, sort_keys=True)).is_valid(instance))
+
+
+def _walk(instance: Any, node: Schema, location: tuple[str | int, ...]) -> Any:
+    if "$ref" in node:
+        target = name_of(node["$ref"])
+        if target == LAX_INTEGER:
+            return to_int(instance, location)
+        if target == LAX_BOOLEAN:
+            return to_bool(instance)
+        instance = _walk(instance, schema(target, "server"), location)
+    for part in node.get("allOf", []):
+        instance = _walk(instance, part, location)
+    if "if" in node:
+        chosen = node.get("then") if _matches(node["if"], instance) else node.get("else")
+        if isinstance(chosen, dict):
+            instance = _walk(instance, chosen, location)
+    for keyword in ("anyOf", "oneOf"):
+        for branch in node.get(keyword, []):
+            if _matches(branch, instance):
+                instance = _walk(instance, branch, location)
+                break
+    properties = node.get("properties")
+    if isinstance(properties, dict) and isinstance(instance, dict):
+        instance = {
+            key: _walk(value, properties[key], (*location, key)) if key in properties else value
+            for key, value in instance.items()
+        }
+    items = node.get("items")
+    if isinstance(items, dict) and isinstance(instance, list):
+        instance = [_walk(item, items, (*location, i)) for i, item in enumerate(instance)]
+    return instance
+
+
+def canonical(name: str, instance: Any) -> Any:
+    """``instance`` (already valid against ``name``'s server reading) with lax values made plain.
+
+    Raises CoercionError for a value the schema pattern admits but no integer can hold.
+    """
+    return _walk(instance, schema(name, "server"), ())

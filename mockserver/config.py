@@ -1,0 +1,156 @@
+"""Everything the mock can be told, with its defaults, and reading it from a file."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from mockserver.faults import FaultError, parse_fault
+from mockserver.scenarios import ScenarioError, parse_scenario
+from schemas.contract import AGENT_ID
+
+ClockMode = Literal["wall", "virtual", "per-poll"]
+StoreKind = Literal["memory", "sqlite"]
+Profile = Literal["strict"]
+
+CLOCK_MODES: tuple[ClockMode, ...] = ("wall", "virtual", "per-poll")
+STORE_KINDS: tuple[StoreKind, ...] = ("memory", "sqlite")
+PROFILES: tuple[Profile, ...] = ("strict",)
+LOOPBACK_HOSTS: tuple[str, ...] = ("loopback", "localhost")
+
+
+@dataclass(frozen=True)
+class Timings:
+    """How long a run stays in each phase.
+
+    With the wall or virtual clock the numbers are seconds; with the per-poll clock each
+    phase lasts that many polls of the run (rounded up, at least one).
+    """
+
+    queued: float = 0.05
+    running: float = 0.5
+    slow_running: float = 5.0
+
+    @classmethod
+    def per_poll(cls) -> Timings:
+        return cls(queued=1, running=1, slow_running=5)
+
+
+@dataclass
+class MockConfig:
+    """The mock's settings. Every field has a default; pass the ones you need by keyword."""
+
+    host: str = "127.0.0.1"
+    port: int = 8283
+    agents: list[str] = field(default_factory=list)
+    auto_agents: bool = False
+    clock: ClockMode = "wall"
+    timings: Timings | None = None
+    scenario: str = "succeed"
+    profile: Profile = "strict"
+    token: str | None = None
+    admin_token: str | None = None
+    max_body_bytes: int = 1_048_576
+    store: StoreKind = "memory"
+    sqlite_path: str | None = None
+    max_runs: int = 10_000
+    callback_timeout: float = 5.0
+    callback_hosts: list[str] = field(default_factory=lambda: list(LOOPBACK_HOSTS))
+    fault_rate: float = 0.0
+    faults: list[str] = field(default_factory=lambda: ["500"])
+    fault_seed: int | None = None
+    journal_size: int = 1_000
+    server_version: str = "0.16.8"
+    threads: int = 8
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ValueError("invalid mock configuration: " + "; ".join(problems))
+
+    @property
+    def phase_timings(self) -> Timings:
+        """The timings in force: the ones given, else the defaults for the clock mode."""
+        if self.timings is not None:
+            return self.timings
+        return Timings.per_poll() if self.clock == "per-poll" else Timings()
+
+    def problems(self) -> list[str]:
+        found: list[str] = []
+        if self.clock not in CLOCK_MODES:
+            found.append(f"clock must be one of {', '.join(CLOCK_MODES)}, not {self.clock!r}")
+        if self.store not in STORE_KINDS:
+            found.append(f"store must be one of {', '.join(STORE_KINDS)}, not {self.store!r}")
+        if self.profile not in PROFILES:
+            found.append(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+        if self.store == "sqlite" and not self.sqlite_path:
+            found.append("store 'sqlite' needs sqlite_path")
+        for agent in self.agents:
+            if not AGENT_ID.match(agent):
+                found.append(f"agent id {agent!r} is not 'agent-<lower-case uuid4>'")
+        try:
+            parse_scenario(self.scenario)
+        except ScenarioError as exc:
+            found.append(f"scenario: {exc}")
+        if not 0.0 <= self.fault_rate <= 1.0:
+            found.append(f"fault_rate must be between 0 and 1, not {self.fault_rate}")
+        for fault in self.faults:
+            try:
+                parse_fault(fault)
+            except FaultError as exc:
+                found.append(f"faults: {exc}")
+        for name in ("max_body_bytes", "max_runs", "journal_size", "threads"):
+            if getattr(self, name) < 1:
+                found.append(f"{name} must be at least 1")
+        if self.callback_timeout <= 0:
+            found.append("callback_timeout must be positive")
+        timings = self.phase_timings
+        if min(timings.queued, timings.running, timings.slow_running) < 0:
+            found.append("timings must not be negative")
+        return found
+
+
+def _timing_changes(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise ValueError("timings must be a table/object with queued, running, slow_running")
+    known = {f.name for f in fields(Timings)}
+    unknown = set(value) - known
+    if unknown:
+        raise ValueError(f"unknown timings keys: {', '.join(sorted(unknown))}")
+    return {k: float(v) for k, v in value.items()}
+
+
+def config_from_mapping(data: dict[str, Any], base: MockConfig | None = None) -> MockConfig:
+    """A config from a mapping of field names (as in a config file), over ``base``.
+
+    ``timings`` may name only some phases; the others keep the defaults of the clock mode.
+    """
+    known = {f.name for f in fields(MockConfig)}
+    normalised = {key.replace("-", "_"): value for key, value in data.items()}
+    unknown = set(normalised) - known
+    if unknown:
+        raise ValueError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+    timings = normalised.pop("timings", None)
+    config = replace(base or MockConfig(), **normalised)
+    if isinstance(timings, Timings):
+        return replace(config, timings=timings)
+    if timings is not None:
+        return replace(config, timings=replace(config.phase_timings, **_timing_changes(timings)))
+    return config
+
+
+def load_config_file(path: str | Path, base: MockConfig | None = None) -> MockConfig:
+    """Read a JSON (``.json``) or TOML (anything else) config file."""
+    file = Path(path)
+    text = file.read_text("utf-8")
+    if file.suffix.lower() == ".json":
+        data = json.loads(text)
+    else:
+        data = tomllib.loads(text)
+        data = data.get("letta-mock", data.get("letta_mock", data))
+    if not isinstance(data, dict):
+        raise ValueError(f"{file}: the configuration must be an object/table")
+    return config_from_mapping(data, base)

@@ -1,0 +1,384 @@
+"""The messages, steps and token usage a run produces, derived from what was sent.
+
+Every message is shaped from its schema's property list, so it carries exactly the keys the
+schema names (absent ones as null).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from mockserver.clock import rfc3339_seconds
+from mockserver.scenarios import Scenario
+from schemas.contract import STOP_REASON, fields, tag_of, union_members
+from schemas.loader import raw
+
+MESSAGE_SCHEMAS: dict[str, str] = {
+    tag_of(name, "message_type"): name for name in union_members("letta-message")
+}
+
+
+def _enum(schema_name: str, prop: str) -> tuple[Any, ...]:
+    return tuple(raw(schema_name)["properties"][prop]["enum"])
+
+
+def _pick(values: tuple[Any, ...], wanted: str) -> str:
+    if wanted not in values:
+        raise LookupError(f"{wanted!r} is no longer allowed by the schemas ({values})")
+    return wanted
+
+
+STEP_STATUS = _enum("step", "status")
+TOOL_STATUS = _enum("tool-return-message", "status")
+REASONING_SOURCE = _enum("reasoning-message", "source")
+STEP_SUCCESS = _pick(STEP_STATUS, "success")
+STEP_FAILED = _pick(STEP_STATUS, "failed")
+STEP_CANCELLED = _pick(STEP_STATUS, "cancelled")
+TOOL_SUCCESS = _pick(TOOL_STATUS, "success")
+NON_REASONER = _pick(REASONING_SOURCE, "non_reasoner_model")
+MODEL = "mock/letta-mock-model"
+CONTEXT_WINDOW = 128_000
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4()}"
+
+
+def shaped(schema_name: str, values: dict[str, Any]) -> dict[str, Any]:
+    """An object with every property of ``schema_name``, in its order; missing ones null."""
+    unknown = set(values) - set(fields(schema_name))
+    if unknown:
+        raise KeyError(f"{schema_name} has no properties {sorted(unknown)}")
+    return {name: values.get(name) for name in fields(schema_name)}
+
+
+def input_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The request's messages; ``input`` stands for one user message."""
+    if request.get("input") is not None:
+        return [{"role": "user", "content": request["input"]}]
+    return list(request.get("messages") or [])
+
+
+def item_kind(item: dict[str, Any]) -> str:
+    """The member of the messages union an item is, read as the server does.
+
+    An item without ``type`` is an approval when it carries ``approve`` or
+    ``approval_request_id``, else a plain message.
+    """
+    kind = item.get("type")
+    if isinstance(kind, str):
+        return kind
+    if "approve" in item or "approval_request_id" in item:
+        return tag_of("approval-create")
+    return tag_of("message-create")
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [str(p.get("text", "")) for p in content if isinstance(p, dict)]
+        return " ".join(part for part in parts if part)
+    return ""
+
+
+def user_text(request: dict[str, Any]) -> str:
+    texts = [
+        _text_of(m.get("content"))
+        for m in input_messages(request)
+        if m.get("role") == "user" and m.get("content") is not None
+    ]
+    return " ".join(t for t in texts if t).strip()
+
+
+def _user_content(content: Any) -> Any:
+    """What a user_message may carry back: the string, or its text and image parts."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    keep = {tag_of(n) for n in ("text-content", "image-content")}
+    parts = [p for p in content if isinstance(p, dict) and p.get("type") in keep]
+    return parts if parts else _text_of(content)
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+@dataclass
+class StepDraft:
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    stop_reason: str | None = None
+    status: str = STEP_SUCCESS
+
+
+@dataclass
+class Conversation:
+    """Builds the messages of one run, all dated ``moment`` and linked to ``run_id``."""
+
+    run_id: str
+    agent_id: str
+    request: dict[str, Any]
+    moment: float
+    steps: list[StepDraft] = field(default_factory=list)
+
+    def _message(self, message_type: str, step_id: str | None, **values: Any) -> dict[str, Any]:
+        return shaped(
+            MESSAGE_SCHEMAS[message_type],
+            {
+                "id": new_id("message"),
+                "date": rfc3339_seconds(self.moment),
+                "message_type": message_type,
+                "otid": str(uuid.uuid4()),
+                "step_id": step_id,
+                "run_id": self.run_id,
+                **values,
+            },
+        )
+
+    def received(self, step_id: str) -> list[dict[str, Any]]:
+        """The request's own messages, as the run stores them."""
+        out: list[dict[str, Any]] = []
+        for item in input_messages(self.request):
+            kind = item_kind(item)
+            if kind == tag_of("approval-create"):
+                out.append(
+                    self._message(
+                        "approval_response_message",
+                        step_id,
+                        approvals=item.get("approvals"),
+                        approve=item.get("approve"),
+                        approval_request_id=item.get("approval_request_id"),
+                        reason=item.get("reason"),
+                    )
+                )
+            elif kind == tag_of("tool-return-create"):
+                for ret in item.get("tool_returns") or []:
+                    out.append(self.tool_return(step_id, ret))
+            else:
+                role = item.get("role")
+                message_type = {"system": "system_message", "assistant": "assistant_message"}.get(
+                    str(role), "user_message"
+                )
+                content = item.get("content")
+                body = (
+                    _user_content(content)
+                    if message_type == "user_message"
+                    else (content if isinstance(content, str) else _text_of(content))
+                )
+                out.append(
+                    self._message(
+                        message_type,
+                        step_id,
+                        content=body,
+                        name=item.get("name"),
+                        otid=item.get("otid") or str(uuid.uuid4()),
+                        sender_id=item.get("sender_id"),
+                    )
+                )
+        return out
+
+    def tool_return(self, step_id: str, ret: dict[str, Any]) -> dict[str, Any]:
+        value = ret.get("tool_return")
+        return self._message(
+            "tool_return_message",
+            step_id,
+            tool_return=value if isinstance(value, str) else _text_of(value),
+            status=ret.get("status", TOOL_SUCCESS),
+            tool_call_id=ret.get("tool_call_id", ""),
+            stdout=ret.get("stdout"),
+            stderr=ret.get("stderr"),
+            tool_returns=[ret],
+        )
+
+    def reasoning(self, step_id: str, text: str) -> dict[str, Any]:
+        return self._message("reasoning_message", step_id, reasoning=text, source=NON_REASONER)
+
+    def tool_call(
+        self, step_id: str, message_type: str, name: str, args: dict[str, Any]
+    ) -> dict[str, Any]:
+        call = {"name": name, "arguments": json.dumps(args), "tool_call_id": new_id("call")}
+        return self._message(message_type, step_id, tool_call=call, tool_calls=[call])
+
+    def assistant(self, step_id: str, text: str) -> dict[str, Any]:
+        return self._message("assistant_message", step_id, content=text)
+
+
+def reply_to(text: str) -> str:
+    if not text:
+        return "I received your message, but it had no text I could read."
+    snippet = text if len(text) <= 200 else text[:197] + "..."
+    return f"You said: {snippet}"
+
+
+def _complete(conv: Conversation, scenario: Scenario, said: str) -> list[StepDraft]:
+    """The steps of a run that ends normally (completed), as the scenario asks."""
+    reason = scenario.stop_reason or STOP_REASON.end_turn
+    first = StepDraft(stop_reason=reason)
+    steps = [first]
+    step_id = new_id("step")
+    first.messages.extend(conv.received(step_id))
+    reply = reply_to(said)
+    if reason == STOP_REASON.max_steps:
+        budget = int(conv.request.get("max_steps", 1) or 1)
+        loops = max(1, min(budget, 3))
+        for index in range(loops):
+            draft = first if index == 0 else StepDraft(stop_reason=reason)
+            if index:
+                steps[-1].stop_reason = None  # only the last step says why the run stopped
+                steps.append(draft)
+            sid = step_id if index == 0 else new_id("step")
+            draft.messages.append(conv.reasoning(sid, f"Searching again (step {index + 1})."))
+            call = conv.tool_call(sid, "tool_call_message", "conversation_search", {"query": said})
+            draft.messages.append(call)
+            draft.messages.append(
+                conv.tool_return(
+                    sid,
+                    {
+                        "tool_call_id": call["tool_call"]["tool_call_id"],
+                        "status": TOOL_SUCCESS,
+                        "tool_return": "No results found.",
+                    },
+                )
+            )
+        return steps
+    if reason == STOP_REASON.requires_approval:
+        first.messages.append(conv.reasoning(step_id, "This action needs the user's approval."))
+        first.messages.append(
+            conv.tool_call(step_id, "approval_request_message", "send_email", {"body": reply})
+        )
+        return steps
+    if scenario.uses_tools:
+        call = conv.tool_call(step_id, "tool_call_message", "conversation_search", {"query": said})
+        first.messages.append(conv.reasoning(step_id, "Let me look this up first."))
+        first.messages.append(call)
+        first.messages.append(
+            conv.tool_return(
+                step_id,
+                {
+                    "tool_call_id": call["tool_call"]["tool_call_id"],
+                    "status": TOOL_SUCCESS,
+                    "tool_return": f"Found 1 earlier message about: {said[:60]}",
+                },
+            )
+        )
+        first.stop_reason = None
+        second = StepDraft(stop_reason=reason)
+        steps.append(second)
+        sid = new_id("step")
+        second.messages.append(conv.reasoning(sid, "I have what I need; answering."))
+        second.messages.append(conv.assistant(sid, reply))
+        return steps
+    first.messages.append(
+        conv.reasoning(step_id, f"The user wrote {_words(said)} words; replying.")
+    )
+    if reason == STOP_REASON.max_tokens_exceeded:
+        first.messages.append(conv.assistant(step_id, reply[: max(1, len(reply) // 2)]))
+    elif reason != STOP_REASON.no_tool_call:
+        first.messages.append(conv.assistant(step_id, reply))
+    return steps
+
+
+@dataclass
+class RunOutput:
+    messages: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
+    usage: dict[str, Any]
+
+
+def _count_tokens(steps: list[StepDraft], said: str) -> None:
+    prompt = 40 + 2 * _words(said)
+    for step in steps:
+        produced = sum(
+            _words(json.dumps({k: v for k, v in m.items() if k in ("content", "reasoning")}))
+            for m in step.messages
+        )
+        step.prompt_tokens = prompt
+        step.completion_tokens = max(1, produced)
+        prompt += step.completion_tokens
+
+
+def run_output(
+    run_id: str,
+    agent_id: str,
+    request: dict[str, Any],
+    scenario: Scenario,
+    status_reached: str,
+    stop_reason: str,
+    moment: float,
+    ran: bool,
+) -> RunOutput:
+    """What a run leaves behind once it ends.
+
+    Completed runs keep their messages. Failed and cancelled ones keep none (the server
+    stores a step's messages only when the step succeeds), but record the step that broke.
+    """
+    conv = Conversation(run_id, agent_id, request, moment)
+    said = user_text(request)
+    if stop_reason in (STOP_REASON.cancelled,) or scenario.status != status_reached:
+        drafts = [StepDraft(stop_reason=stop_reason, status=STEP_CANCELLED)] if ran else []
+    elif scenario.kind == "fail":
+        drafts = [StepDraft(stop_reason=stop_reason, status=STEP_FAILED)]
+    else:
+        drafts = _complete(conv, scenario, said)
+    _count_tokens(drafts, said)
+    steps: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    for draft in drafts:
+        step_id = draft.messages[0]["step_id"] if draft.messages else new_id("step")
+        kept = draft.messages if draft.status == STEP_SUCCESS else []
+        messages.extend(kept)
+        steps.append(
+            shaped(
+                "step",
+                {
+                    "id": step_id,
+                    "run_id": run_id,
+                    "agent_id": agent_id,
+                    "provider_name": "letta-mock",
+                    "model": MODEL,
+                    "model_endpoint": None,
+                    "context_window_limit": CONTEXT_WINDOW,
+                    "completion_tokens": draft.completion_tokens,
+                    "prompt_tokens": draft.prompt_tokens,
+                    "total_tokens": draft.completion_tokens + draft.prompt_tokens,
+                    "stop_reason": draft.stop_reason,
+                    "status": draft.status,
+                    "messages": [],
+                },
+            )
+        )
+    completion = sum(s.completion_tokens for s in drafts)
+    prompt = sum(s.prompt_tokens for s in drafts)
+    usage = shaped(
+        "usage-statistics",
+        {
+            "completion_tokens": completion,
+            "prompt_tokens": prompt,
+            "total_tokens": completion + prompt,
+        },
+    )
+    return RunOutput(messages, steps, usage)
+
+
+def failure_text(stop_reason: str) -> str:
+    return (
+        f"INTERNAL_SERVER_ERROR: the mock scenario made this run fail ({stop_reason}); "
+        "a real server would report the LLM or tool error here."
+    )
+
+
+def visible(
+    messages: list[dict[str, Any]], include_types: list[str] | None
+) -> list[dict[str, Any]]:
+    """The run's messages its ``include_return_message_types`` lets through (null: all)."""
+    if include_types is None or len(include_types) == 0:
+        return list(messages)
+    wanted = set(include_types)
+    return [m for m in messages if m["message_type"] in wanted]

@@ -1,0 +1,129 @@
+"""The run lifecycle: a small state machine, driven by a clock or by polls.
+
+A run follows its plan: ``created`` for a while, ``running`` for a while (for ever in the
+``never`` scenario), then one terminal status. Moving is only ever forward. With a clock,
+each phase lasts a number of seconds and a run is brought up to date whenever it is looked at
+(and by a background sweep, so callbacks go out unobserved). With the per-poll mode, each GET
+of the run moves it at most one phase, and a phase lasts that many polls.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from mockserver.clock import rfc3339
+from mockserver.config import Timings
+from mockserver.conversation import failure_text, run_output
+from mockserver.records import Phase, RunRecord
+from mockserver.scenarios import Scenario, parse_scenario
+from schemas.contract import RUN_STATUS, STATUS_RANK, STOP_REASON
+
+FIRST_TOKEN_SHARE = 0.25
+
+
+class RunLifecycle:
+    def __init__(self, timings: Timings, per_poll: bool = False) -> None:
+        self.timings = timings
+        self.per_poll = per_poll
+
+    def plan(self, scenario: Scenario) -> list[Phase]:
+        if not scenario.finishes:
+            running: float | None = None
+        elif scenario.kind == "slow":
+            running = (
+                scenario.running_seconds
+                if scenario.running_seconds is not None
+                else self.timings.slow_running
+            )
+        else:
+            running = self.timings.running
+        phases = [
+            Phase(RUN_STATUS.created, self.timings.queued),
+            Phase(RUN_STATUS.running, running),
+        ]
+        if scenario.status is not None:
+            phases.append(Phase(scenario.status, None))
+        return phases
+
+    def new_record(
+        self, run: dict[str, Any], request: dict[str, Any], scenario: Scenario, now: float
+    ) -> RunRecord:
+        return RunRecord(
+            run=run,
+            request=request,
+            scenario=scenario.text,
+            plan=self.plan(scenario),
+            phase_started=now,
+            created=now,
+        )
+
+    def advance(self, record: RunRecord, now: float, polled: bool = False) -> bool:
+        """Bring the run up to ``now``; True when it has just ended."""
+        if record.terminal:
+            return False
+        if self.per_poll:
+            if not polled:
+                return False
+            record.polls_in_phase += 1
+            length = record.plan[record.phase].length
+            if length is not None and record.polls_in_phase >= max(1, math.ceil(length)):
+                self._enter(record, record.phase + 1, now)
+            return record.terminal
+        while not record.terminal:
+            length = record.plan[record.phase].length
+            if length is None or now < record.phase_started + length:
+                break
+            self._enter(record, record.phase + 1, record.phase_started + length)
+        return record.terminal
+
+    def cancel(self, record: RunRecord, now: float) -> bool:
+        """Cancel an active run; True when it was active (a terminal run stays as it is)."""
+        if record.terminal:
+            return False
+        self._finish(record, RUN_STATUS.cancelled, STOP_REASON.cancelled, now)
+        return True
+
+    def _enter(self, record: RunRecord, index: int, moment: float) -> None:
+        phase = record.plan[index]
+        if STATUS_RANK[phase.status] < STATUS_RANK[record.status]:
+            raise AssertionError(f"run {record.id} would move back to {phase.status}")
+        record.phase = index
+        record.phase_started = moment
+        record.polls_in_phase = 0
+        if phase.status == RUN_STATUS.running:
+            record.run["status"] = phase.status
+            record.running_since = moment
+            return
+        scenario = parse_scenario(record.scenario)
+        self._finish(record, phase.status, scenario.stop_reason or STOP_REASON.end_turn, moment)
+
+    def _finish(self, record: RunRecord, status: str, stop_reason: str, moment: float) -> None:
+        scenario = parse_scenario(record.scenario)
+        moment = max(moment, record.created)
+        output = run_output(
+            record.id,
+            record.agent_id,
+            record.request,
+            scenario,
+            status,
+            stop_reason,
+            moment,
+            ran=record.running_since is not None,
+        )
+        record.messages = output.messages
+        record.steps = output.steps
+        record.usage = output.usage
+        record.finished = moment
+        run = record.run
+        duration_ns = round((moment - record.created) * 1e9)
+        if status == RUN_STATUS.failed:
+            run["metadata"] = {**(run.get("metadata") or {}), "error": failure_text(stop_reason)}
+        if status == RUN_STATUS.completed:
+            started = record.running_since if record.running_since is not None else moment
+            first_token = started - record.created + FIRST_TOKEN_SHARE * (moment - started)
+            run["ttft_ns"] = min(duration_ns, max(0, round(first_token * 1e9)))
+        run["status"] = status
+        run["stop_reason"] = stop_reason
+        run["completed_at"] = rfc3339(moment)
+        run["total_duration_ns"] = duration_ns

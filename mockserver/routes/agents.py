@@ -1,0 +1,95 @@
+"""Agent routes: create and retrieve agents, send async messages, cancel runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, request
+
+from mockserver.bodies import read_body, read_object
+from mockserver.coercion import CoercionError, canonical
+from mockserver.errors import ApiError, detail, invalid
+from mockserver.profiles import PROFILES
+from mockserver.routes.common import agent_id_problem, require_agent, service
+from mockserver.scenarios import SCENARIO_HEADER, Scenario, ScenarioError, parse_scenario
+from mockserver.store.base import StoreFull
+from schemas import validator
+from schemas.validation import Problem
+
+agents = Blueprint("agents", __name__)
+
+
+def _max_body() -> int:
+    return int(current_app.config["MAX_CONTENT_LENGTH"])
+
+
+@agents.post("/v1/agents/")
+def create_agent() -> tuple[dict[str, Any], int]:
+    body = read_body(request, _max_body())
+    problems = validator("create-agent-request", "server").problems(body)
+    if problems:
+        raise invalid(problems)
+    return service().create_agent(body), 200
+
+
+@agents.get("/v1/agents/<agent_id>")
+def retrieve_agent(agent_id: str) -> dict[str, Any]:
+    return require_agent(agent_id)
+
+
+def _refuse_if_invalid(path_problem: Problem | None, body_problems: list[Problem]) -> None:
+    """One 422 naming every problem, the path's first (as the server reports them together)."""
+    items = [p.as_dict(prefix=("body",)) for p in body_problems]
+    if path_problem is not None:
+        items.insert(0, path_problem.as_dict(prefix=("path",)))
+    if items:
+        raise ApiError(422, {"detail": items})
+
+
+def _scenario_from_header() -> Scenario | None:
+    text = request.headers.get(SCENARIO_HEADER)
+    if text is None or not text.strip():
+        return None
+    try:
+        return parse_scenario(text)
+    except ScenarioError as exc:
+        raise detail(400, f"{SCENARIO_HEADER}: {exc}") from None
+
+
+@agents.post("/v1/agents/<agent_id>/messages/async")
+def send_message_async(agent_id: str) -> tuple[dict[str, Any], int]:
+    config = service().config
+    body = read_body(request, _max_body())
+    path_problem = agent_id_problem(agent_id)
+    body_problems: list[Problem] = validator("letta-async-request", "server").problems(body)
+    if not body_problems:
+        body_problems = PROFILES[config.profile](body)
+    if not body_problems:
+        try:
+            body = canonical("letta-async-request", body)
+        except CoercionError as exc:
+            body_problems = [exc.problem]
+    _refuse_if_invalid(path_problem, body_problems)
+    scenario = _scenario_from_header()
+    require_agent(agent_id)
+    try:
+        return service().create_run(agent_id, body, scenario), 200
+    except StoreFull as exc:
+        raise detail(
+            503, f"{exc}; wait for runs to end or raise --max-runs", {"Retry-After": "1"}
+        ) from None
+
+
+@agents.post("/v1/agents/<agent_id>/messages/cancel")
+def cancel_runs(agent_id: str) -> dict[str, str]:
+    body = read_object(request, _max_body(), required=False)
+    problems: list[Problem] = []
+    if body is not None:
+        problems = validator("cancel-request", "server").problems(body)
+    _refuse_if_invalid(agent_id_problem(agent_id), problems)
+    require_agent(agent_id)
+    run_ids = (body or {}).get("run_ids")
+    answer = service().cancel(agent_id, run_ids)
+    if answer is None:
+        raise detail(409, f"CONFLICT: No active runs to cancel for agent {agent_id}")
+    return answer

@@ -1,0 +1,117 @@
+"""What several route modules share: reaching the service, checking ids and query values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+
+from mockserver.errors import ApiError, detail, invalid_at
+from mockserver.records import RunRecord
+from mockserver.service import MockService
+from schemas.contract import AGENT_ID, RUN_ID
+from schemas.loader import raw
+from schemas.validation import Problem
+
+EXTENSION = "letta_mock"
+TRUE_WORDS = ("true", "1", "yes", "on", "t", "y")
+FALSE_WORDS = ("false", "0", "no", "off", "f", "n")
+ORDERS = ("asc", "desc")
+
+
+def service() -> MockService:
+    found: MockService = current_app.extensions[EXTENSION]
+    return found
+
+
+def agent_id_problem(agent_id: str) -> Problem | None:
+    if AGENT_ID.match(agent_id):
+        return None
+    example = raw("agent-id")["examples"][0]
+    return Problem(
+        ("agent_id",),
+        "string_pattern_mismatch",
+        f"agent_id must be 'agent-' and a lower-case version-4 UUID (42 characters), "
+        f"e.g. {example}; got {agent_id!r}",
+    )
+
+
+def check_agent_id(agent_id: str) -> None:
+    problem = agent_id_problem(agent_id)
+    if problem is not None:
+        raise ApiError(422, {"detail": [problem.as_dict(prefix=("path",))]})
+
+
+def require_agent(agent_id: str) -> dict[str, Any]:
+    check_agent_id(agent_id)
+    agent = service().get_agent(agent_id)
+    if agent is None:
+        raise detail(404, "Agent not found")
+    return agent
+
+
+def check_run_id(run_id: str) -> None:
+    if not RUN_ID.match(run_id):
+        raise detail(
+            400,
+            f"INVALID_ARGUMENT: Invalid run ID format: {run_id}. Expected format: 'run-<uuid4>'",
+        )
+
+
+def require_run(run_id: str, polled: bool = False) -> RunRecord:
+    check_run_id(run_id)
+    record = service().get_record(run_id, polled=polled)
+    if record is None:
+        raise detail(404, f"Run not found with id='{run_id}'")
+    return record
+
+
+def query_bool(name: str) -> bool | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    lowered = value.strip().lower()
+    if lowered in TRUE_WORDS:
+        return True
+    if lowered in FALSE_WORDS:
+        return False
+    raise invalid_at(
+        ["query", name], "bool_parsing", f"{name} must be true or false, not {value!r}"
+    )
+
+
+def query_int(name: str, default: int, low: int | None = None, high: int | None = None) -> int:
+    value = request.args.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise invalid_at(
+            ["query", name], "int_parsing", f"{name} must be a whole number, not {value!r}"
+        ) from None
+    if low is not None and number < low:
+        raise invalid_at(
+            ["query", name], "greater_than_equal", f"{name} must be at least {low}, not {number}"
+        )
+    if high is not None and number > high:
+        raise invalid_at(
+            ["query", name], "less_than_equal", f"{name} must be at most {high}, not {number}"
+        )
+    return number
+
+
+def query_descending(default_descending: bool) -> bool:
+    value = request.args.get("order")
+    if value is None or value == "":
+        return default_descending
+    if value not in ORDERS:
+        raise invalid_at(
+            ["query", "order"], "literal_error", f"order must be 'asc' or 'desc', not {value!r}"
+        )
+    return value == "desc"
+
+
+def cursor(name: str) -> str | None:
+    value = request.args.get(name)
+    return value if value else None

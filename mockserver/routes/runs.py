@@ -1,0 +1,101 @@
+"""Run routes: retrieve and list runs, and a run's messages, steps and usage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from mockserver.errors import detail, invalid_at
+from mockserver.routes.common import (
+    cursor,
+    query_bool,
+    query_descending,
+    query_int,
+    require_run,
+    service,
+)
+from mockserver.service import RunQuery
+from schemas.contract import RUN_STATUS, STOP_REASON
+
+runs = Blueprint("runs", __name__)
+
+LIST_LIMIT = (1, 1000)
+DEFAULT_LIMIT = 100
+
+
+def _unknown_cursor() -> Exception:
+    return detail(400, "The before/after cursor names no item of this listing")
+
+
+@runs.get("/v1/runs/")
+def list_runs() -> list[dict[str, Any]]:
+    statuses = request.args.getlist("statuses")
+    for status in statuses:
+        if status not in RUN_STATUS:
+            raise detail(400, f"{status!r} is not a valid RunStatus")
+    stop_reason = request.args.get("stop_reason") or None
+    if stop_reason is not None and stop_reason not in STOP_REASON:
+        raise invalid_at(
+            ["query", "stop_reason"],
+            "enum",
+            f"stop_reason must be one of {', '.join(STOP_REASON)}, not {stop_reason!r}",
+        )
+    active = query_bool("active")
+    chosen: tuple[str, ...] | None = tuple(statuses) if statuses else None
+    if chosen is None and active:
+        chosen = (RUN_STATUS.created, RUN_STATUS.running)
+    query = RunQuery(
+        agent_id=request.args.get("agent_id") or None,
+        statuses=chosen,
+        background=query_bool("background"),
+        stop_reason=stop_reason,
+        limit=query_int("limit", DEFAULT_LIMIT, *LIST_LIMIT),
+        descending=query_descending(True),
+        before=cursor("before"),
+        after=cursor("after"),
+    )
+    found = service().list_runs(query)
+    if found is None:
+        raise _unknown_cursor()
+    return found
+
+
+@runs.get("/v1/runs/<run_id>")
+def retrieve_run(run_id: str) -> dict[str, Any]:
+    return require_run(run_id, polled=True).run
+
+
+@runs.get("/v1/runs/<run_id>/messages")
+def run_messages(run_id: str) -> list[dict[str, Any]]:
+    record = require_run(run_id)
+    found = service().run_messages(
+        record,
+        cursor("before"),
+        cursor("after"),
+        query_int("limit", DEFAULT_LIMIT, 1),
+        query_descending(False),
+    )
+    if found is None:
+        raise _unknown_cursor()
+    return found
+
+
+@runs.get("/v1/runs/<run_id>/steps")
+def run_steps(run_id: str) -> list[dict[str, Any]]:
+    record = require_run(run_id)
+    found = service().run_steps(
+        record,
+        cursor("before"),
+        cursor("after"),
+        query_int("limit", DEFAULT_LIMIT, 1),
+        query_descending(True),
+    )
+    if found is None:
+        raise _unknown_cursor()
+    return found
+
+
+@runs.get("/v1/runs/<run_id>/usage")
+def run_usage(run_id: str) -> dict[str, Any]:
+    return service().run_usage(require_run(run_id))

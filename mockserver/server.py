@@ -1,0 +1,186 @@
+"""Serving the mock with waitress, in a thread (``MockServer``) or in the foreground (CLI)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from dataclasses import replace
+from types import TracebackType
+from typing import Any
+
+from waitress.channel import HTTPChannel
+
+from mockserver.app import create_app
+from mockserver.config import MockConfig
+from mockserver.conversation import new_id
+from mockserver.journal import JournalFilter
+from mockserver.routes.admin import journal as _journal
+from mockserver.service import MockService
+from mockserver.waitress_json import bound_port, create_json_server
+
+READY_TIMEOUT = 5.0
+LOOP_TIMEOUT = 0.05
+
+
+class MockServer:
+    """The mock on a real socket, for use in-process.
+
+    >>> with MockServer(MockConfig(clock="per-poll")) as mock:
+    ...     client = Letta(base_url=mock.base_url)
+    ...     run = client.agents.messages.create_async(mock.agent_id, input="hi")
+
+    ``port=0`` (the default) picks a free port. Without configured agents one is seeded and
+    kept across resets: ``mock.agent_id``.
+    """
+
+    def __init__(self, config: MockConfig | None = None, *, port: int = 0, **fields: Any) -> None:
+        base = config if config is not None else MockConfig(**fields)
+        if config is not None and fields:
+            base = replace(base, **fields)
+        if not base.agents:
+            base = replace(base, agents=[new_id("agent")])
+        self.config = replace(base, port=port)
+        self.service: MockService | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._app: Any = None
+
+    # -- life ---------------------------------------------------------------------------
+
+    def start(self) -> MockServer:
+        if self._server is not None:
+            return self
+        self.service = MockService(self.config)
+        self._app = create_app(service=self.service)
+        self._server = create_json_server(
+            self._app, self.config, asyncore_loop_timeout=LOOP_TIMEOUT
+        )
+        self._thread = threading.Thread(target=self._server.run, name="letta-mock", daemon=True)
+        self._thread.start()
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        with urllib.request.urlopen(f"{self.base_url}/v1/health/", timeout=READY_TIMEOUT) as r:
+            if r.status != 200:
+                raise RuntimeError(f"letta-mock did not come up: health answered {r.status}")
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+
+        def close_everything() -> None:
+            # Runs inside the server's loop thread, so no socket is closed under its select().
+            for channel in list(server._map.values()):
+                if isinstance(channel, HTTPChannel):
+                    channel.handle_close()
+                else:  # the listening socket and the wake-up trigger
+                    channel.close()
+
+        server.trigger.pull_trigger(close_everything)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        server.task_dispatcher.shutdown(timeout=1)
+        if self.service is not None:
+            self.service.close()
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- where --------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the mock is not running: use it as a context manager or start()")
+        return bound_port(self._server)
+
+    @property
+    def base_url(self) -> str:
+        host = self.config.host
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.port}"
+
+    @property
+    def agent_id(self) -> str:
+        return self.config.agents[0]
+
+    @property
+    def _service(self) -> MockService:
+        if self.service is None:
+            raise RuntimeError("the mock is not running")
+        return self.service
+
+    # -- helpers for tests ----------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget runs, created agents, queued scenarios and the journal."""
+        self._service.reset()
+        _journal_of(self._app).clear()
+
+    def advance(self, seconds: float) -> None:
+        """Move the virtual clock forward (the mock must run with clock='virtual')."""
+        self._service.advance_clock(seconds)
+
+    def queue(self, *scenarios: str) -> list[str]:
+        """Outcomes of the next runs, in order, e.g. ``mock.queue("fail", "stop:max_steps")``."""
+        return self._service.queue_scenarios(list(scenarios))
+
+    def create_agent(self, **fields: Any) -> str:
+        return str(self._service.create_agent(fields)["id"])
+
+    def requests(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        path_prefix: str | None = None,
+    ) -> list[dict[str, Any]]:
+        where = JournalFilter(method=method, path=path, status=status, path_prefix=path_prefix)
+        return [e.as_dict() for e in _journal_of(self._app).entries(where)]
+
+    def wait_for_callbacks(self, timeout: float = 10.0) -> bool:
+        """Wait until every callback due so far was delivered or failed."""
+        return self._service.callbacks.drain(timeout)
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """The run as stored, without counting as a poll."""
+        return self._service.get_run(run_id)
+
+
+def _journal_of(app: Any) -> Any:
+    with app.app_context():
+        return _journal()
+
+
+def serve(config: MockConfig) -> None:
+    """Serve in the foreground until interrupted (the CLI's job)."""
+    service = MockService(config)
+    app = create_app(service=service)
+    server = create_json_server(app, config)
+    print(
+        json.dumps(
+            {
+                "letta_mock": "listening",
+                "url": f"http://{config.host}:{bound_port(server)}",
+                "agents": config.agents,
+                "clock": config.clock,
+                "store": config.store,
+            }
+        ),
+        flush=True,
+    )
+    try:
+        server.run()
+    finally:
+        service.close()

@@ -1,0 +1,346 @@
+"""The mock's domain: agents and runs, kept in a store and moved along by the lifecycle.
+
+Plain Python, no HTTP: the routes translate requests into these calls and the answers
+into responses.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mockserver.callbacks import CallbackDispatcher, CallbackOutcome
+from mockserver.clock import Clock, VirtualClock, WallClock, rfc3339
+from mockserver.config import MockConfig
+from mockserver.conversation import MODEL, new_id, shaped, visible
+from mockserver.lifecycle import RunLifecycle
+from mockserver.records import RunRecord
+from mockserver.scenarios import Scenario, parse_scenario, parse_scenarios
+from mockserver.store.base import Store
+from mockserver.store.memory import MemoryStore
+from mockserver.store.sqlite import SqliteStore
+from schemas.contract import REQUEST_CONFIG_FIELDS, RUN_STATUS, defaults
+
+log = logging.getLogger("mockserver")
+
+RUN_TYPE = "send_message_async"
+AGENT_TYPE = "letta_v1_agent"
+QUEUE_KEY = "scenario_queue"
+CLOCK_KEY = "virtual_now"
+SWEEP_SECONDS = 0.02
+
+
+def open_store(config: MockConfig) -> Store:
+    if config.store == "sqlite":
+        return SqliteStore(str(config.sqlite_path), max_runs=config.max_runs)
+    return MemoryStore(max_runs=config.max_runs)
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """Filters and paging of GET /v1/runs/ (already checked by the route)."""
+
+    agent_id: str | None = None
+    statuses: tuple[str, ...] | None = None
+    background: bool | None = None
+    stop_reason: str | None = None
+    limit: int = 100
+    descending: bool = True
+    before: str | None = None
+    after: str | None = None
+
+
+def page(
+    items: list[Any], key: Callable[[Any], str], before: str | None, after: str | None, limit: int
+) -> list[Any] | None:
+    """``limit`` items strictly between the cursors (ids); None when a cursor is unknown."""
+    ids = [key(item) for item in items]
+    start, stop = 0, len(items)
+    if after is not None:
+        if after not in ids:
+            return None
+        start = ids.index(after) + 1
+    if before is not None:
+        if before not in ids:
+            return None
+        stop = ids.index(before)
+    if start >= stop:
+        return []
+    if before is not None and after is None:
+        return items[max(start, stop - limit) : stop]
+    return items[start:stop][:limit]
+
+
+class MockService:
+    def __init__(self, config: MockConfig, store: Store | None = None) -> None:
+        self.config = config
+        self.store = store if store is not None else open_store(config)
+        self.clock: Clock
+        if config.clock == "virtual":
+            self.clock = VirtualClock(
+                read=lambda: self.store.get_setting(CLOCK_KEY),
+                write=lambda value: self.store.set_setting(CLOCK_KEY, value),
+            )
+        else:
+            self.clock = WallClock()
+        self.lifecycle = RunLifecycle(config.phase_timings, per_poll=config.clock == "per-poll")
+        self.callbacks = CallbackDispatcher(config.callback_timeout, config.callback_hosts)
+        self.default_scenario = parse_scenario(config.scenario)
+        self._request_defaults = defaults("letta-async-request")
+        self._stop = threading.Event()
+        self._sweeper: threading.Thread | None = None
+        self.seed_agents()
+
+    # -- agents -------------------------------------------------------------------------
+
+    def seed_agents(self) -> None:
+        for agent_id in self.config.agents:
+            if self.store.get_agent(agent_id) is None:
+                self.store.add_agent(self._agent(agent_id, {}))
+
+    def _agent(self, agent_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return shaped(
+            "agent-state",
+            {
+                "id": agent_id,
+                "name": body.get("name") or f"mock-agent-{agent_id[6:14]}",
+                "agent_type": body.get("agent_type") or AGENT_TYPE,
+                "created_at": rfc3339(self.clock.now()),
+                "description": body.get("description"),
+                "system": body.get("system") or "You are a helpful agent (letta-mock).",
+                "tags": list(body.get("tags") or []),
+                "metadata": body.get("metadata"),
+                "model": body.get("model") or MODEL,
+                "embedding": body.get("embedding"),
+            },
+        )
+
+    def create_agent(self, body: dict[str, Any]) -> dict[str, Any]:
+        agent = self._agent(new_id("agent"), body)
+        self.store.add_agent(agent)
+        return agent
+
+    def get_agent(self, agent_id: str) -> dict[str, Any] | None:
+        """The agent; with ``auto_agents`` an unknown (well-formed) id is created on first use."""
+        found = self.store.get_agent(agent_id)
+        if found is None and self.config.auto_agents:
+            found = self._agent(agent_id, {})
+            self.store.add_agent(found)
+        return found
+
+    # -- scenarios ----------------------------------------------------------------------
+
+    def queue_scenarios(self, texts: list[str]) -> list[str]:
+        parse_scenarios(texts)
+        with self.store.transaction():
+            queue = list(self.store.get_setting(QUEUE_KEY) or [])
+            queue.extend(texts)
+            self.store.set_setting(QUEUE_KEY, queue)
+            return queue
+
+    def queued_scenarios(self) -> list[str]:
+        return list(self.store.get_setting(QUEUE_KEY) or [])
+
+    def clear_scenarios(self) -> None:
+        self.store.set_setting(QUEUE_KEY, [])
+
+    def _next_scenario(self) -> Scenario:
+        queue = list(self.store.get_setting(QUEUE_KEY) or [])
+        if not queue:
+            return self.default_scenario
+        self.store.set_setting(QUEUE_KEY, queue[1:])
+        return parse_scenario(queue[0])
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def request_config(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: body[name] if name in body else self._request_defaults.get(name)
+            for name in REQUEST_CONFIG_FIELDS
+        }
+
+    def create_run(
+        self, agent_id: str, body: dict[str, Any], scenario: Scenario | None = None
+    ) -> dict[str, Any]:
+        with self.store.transaction():
+            chosen = scenario if scenario is not None else self._next_scenario()
+            now = self.clock.now()
+            run = shaped(
+                "run",
+                {
+                    "id": new_id("run"),
+                    "status": RUN_STATUS.created,
+                    "created_at": rfc3339(now),
+                    "agent_id": agent_id,
+                    "background": True,
+                    "metadata": {"run_type": RUN_TYPE, "lettuce": None},
+                    "request_config": self.request_config(body),
+                    "callback_url": body.get("callback_url"),
+                },
+            )
+            record = self.lifecycle.new_record(run, body, chosen, now)
+            self.store.add_run(record)
+            return dict(record.run)
+
+    def _refresh(self, record: RunRecord, polled: bool = False) -> bool:
+        """Move ``record`` along; saves it and sends its callback when it changed."""
+        before = (record.status, record.phase, record.polls_in_phase)
+        ended = self.lifecycle.advance(record, self.clock.now(), polled=polled)
+        if (record.status, record.phase, record.polls_in_phase) != before:
+            self.store.save_run(record)
+        if ended:
+            self._after_end(record)
+        return ended
+
+    def _after_end(self, record: RunRecord) -> None:
+        if record.run.get("callback_url"):
+            self.callbacks.dispatch(record, self.clock.now, self._record_callback)
+
+    def _record_callback(self, run_id: str, outcome: CallbackOutcome) -> None:
+        with self.store.transaction():
+            record = self.store.get_run(run_id)
+            if record is None:
+                return
+            record.run["callback_sent_at"] = outcome.sent_at
+            record.run["callback_status_code"] = outcome.status_code
+            record.run["callback_error"] = outcome.error
+            self.store.save_run(record)
+
+    def get_record(self, run_id: str, polled: bool = False) -> RunRecord | None:
+        with self.store.transaction():
+            record = self.store.get_run(run_id)
+            if record is not None:
+                self._refresh(record, polled=polled)
+            return record
+
+    def get_run(self, run_id: str, polled: bool = False) -> dict[str, Any] | None:
+        record = self.get_record(run_id, polled=polled)
+        return None if record is None else record.run
+
+    def list_runs(self, query: RunQuery) -> list[dict[str, Any]] | None:
+        with self.store.transaction():
+            records = self.store.runs(query.agent_id)
+            for record in records:
+                self._refresh(record)
+        chosen = [
+            r
+            for r in records
+            if (query.statuses is None or r.status in query.statuses)
+            and (query.background is None or bool(r.run["background"]) == query.background)
+            and (query.stop_reason is None or r.run["stop_reason"] == query.stop_reason)
+        ]
+        chosen.sort(key=lambda r: (r.created, r.seq), reverse=query.descending)
+        paged = page(chosen, lambda r: r.id, query.before, query.after, query.limit)
+        return None if paged is None else [r.run for r in paged]
+
+    def run_messages(
+        self,
+        record: RunRecord,
+        before: str | None,
+        after: str | None,
+        limit: int,
+        descending: bool,
+    ) -> list[dict[str, Any]] | None:
+        include = (record.run.get("request_config") or {}).get("include_return_message_types")
+        items = visible(record.messages, include)
+        if descending:
+            items.reverse()
+        return page(items, lambda m: str(m["id"]), before, after, limit)
+
+    def run_steps(
+        self,
+        record: RunRecord,
+        before: str | None,
+        after: str | None,
+        limit: int,
+        descending: bool,
+    ) -> list[dict[str, Any]] | None:
+        items = list(reversed(record.steps)) if descending else list(record.steps)
+        return page(items, lambda s: str(s["id"]), before, after, limit)
+
+    def run_usage(self, record: RunRecord) -> dict[str, Any]:
+        if record.usage:
+            return dict(record.usage)
+        return shaped(
+            "usage-statistics", {"completion_tokens": 0, "prompt_tokens": 0, "total_tokens": 0}
+        )
+
+    def cancel(self, agent_id: str, run_ids: list[str] | None) -> dict[str, str] | None:
+        """Cancel runs; None when no ids were given and the agent has no active run."""
+        ended: list[RunRecord] = []
+        answer: dict[str, str] = {}
+        with self.store.transaction():
+            if run_ids:
+                targets: list[str] = list(run_ids)
+            else:
+                records = self.store.runs(agent_id)
+                for record in records:
+                    self._refresh(record)
+                targets = [r.id for r in reversed(records) if not r.terminal]
+                if not targets:
+                    return None
+            for run_id in targets:
+                target = self.store.get_run(run_id)
+                if target is None:
+                    answer[run_id] = RUN_STATUS.failed
+                    continue
+                self._refresh(target)
+                if self.lifecycle.cancel(target, self.clock.now()):
+                    self.store.save_run(target)
+                    ended.append(target)
+                answer[run_id] = RUN_STATUS.cancelled
+        for record in ended:
+            self._after_end(record)
+        return answer
+
+    # -- time -----------------------------------------------------------------------------
+
+    def advance_clock(self, seconds: float) -> float:
+        if not isinstance(self.clock, VirtualClock):
+            raise TypeError("the clock is not virtual: start the mock with clock='virtual'")
+        with self.store.transaction():
+            moved = self.clock.advance(seconds)
+        self.sweep()
+        return moved
+
+    def sweep(self) -> int:
+        """Bring every active run up to date; returns how many ended."""
+        ended = 0
+        with self.store.transaction():
+            for record in self.store.active_runs():
+                if self._refresh(record):
+                    ended += 1
+        return ended
+
+    def start(self) -> None:
+        """Start the background sweep (wall clock only): runs end even when nobody looks."""
+        if self.config.clock != "wall" or self._sweeper is not None:
+            return
+        self._sweeper = threading.Thread(
+            target=self._sweep_loop, name="letta-mock-sweep", daemon=True
+        )
+        self._sweeper.start()
+
+    def _sweep_loop(self) -> None:
+        while not self._stop.wait(SWEEP_SECONDS):
+            try:
+                self.sweep()
+            except Exception:  # the sweep must outlive one bad run
+                log.exception("letta-mock: the background sweep failed")
+
+    def reset(self) -> None:
+        """Forget runs, agents created since start and queued scenarios (time keeps going)."""
+        self.callbacks.drain(timeout=self.config.callback_timeout + 1)
+        with self.store.transaction():
+            self.store.clear()
+            self.seed_agents()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=1)
+        self.callbacks.close()
+        self.store.close()

@@ -1,0 +1,173 @@
+"""A store in one SQLite file (WAL): shared by several worker processes, kept across restarts.
+
+Each thread uses its own connection. ``transaction()`` takes SQLite's write lock
+(``BEGIN IMMEDIATE``) so a read-modify-write of a run is atomic across processes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mockserver.records import RunRecord
+from mockserver.store.base import StoreFull
+from schemas.contract import TERMINAL_STATUSES
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    agent_id TEXT NOT NULL,
+    terminal INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_agent ON runs (agent_id, seq);
+CREATE INDEX IF NOT EXISTS runs_terminal ON runs (terminal, seq);
+CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+BUSY_TIMEOUT_MS = 30_000
+
+
+class SqliteStore:
+    def __init__(self, path: str, max_runs: int = 10_000) -> None:
+        self.path = path
+        self.max_runs = max_runs
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        connection = self._connection()
+        connection.executescript(SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        found: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if found is not None:
+            return found
+        connection = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        self._local.connection = connection
+        self._local.depth = 0
+        with self._all_lock:
+            self._all.append(connection)
+        return connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        connection = self._connection()
+        if self._local.depth:
+            self._local.depth += 1
+            try:
+                yield
+            finally:
+                self._local.depth -= 1
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        self._local.depth = 1
+        try:
+            yield
+        except BaseException:
+            self._local.depth = 0
+            connection.execute("ROLLBACK")
+            raise
+        self._local.depth = 0
+        connection.execute("COMMIT")
+
+    def _execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        return self._connection().execute(sql, args)
+
+    def add_run(self, record: RunRecord) -> None:
+        with self.transaction():
+            (count,) = self._execute("SELECT COUNT(*) FROM runs").fetchone()
+            excess = count - self.max_runs + 1
+            if excess > 0:
+                victims = [
+                    row[0]
+                    for row in self._execute(
+                        "SELECT id FROM runs WHERE terminal = 1 ORDER BY seq LIMIT ?", (excess,)
+                    )
+                ]
+                if len(victims) < excess:
+                    raise StoreFull(
+                        f"the store holds {count} runs (max_runs) and none of them has ended"
+                    )
+                self._execute(
+                    f"DELETE FROM runs WHERE id IN ({','.join('?' * len(victims))})",
+                    tuple(victims),
+                )
+            cursor = self._execute(
+                "INSERT INTO runs (id, agent_id, terminal, data) VALUES (?, ?, ?, ?)",
+                (record.id, record.agent_id, int(record.terminal), record.to_json()),
+            )
+            record.seq = int(cursor.lastrowid or 0)
+            self.save_run(record)
+
+    def save_run(self, record: RunRecord) -> None:
+        self._execute(
+            "UPDATE runs SET terminal = ?, data = ? WHERE id = ?",
+            (int(record.status in TERMINAL_STATUSES), record.to_json(), record.id),
+        )
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        row = self._execute("SELECT data FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return RunRecord.from_json(row[0]) if row else None
+
+    def runs(self, agent_id: str | None = None) -> list[RunRecord]:
+        if agent_id is None:
+            rows = self._execute("SELECT data FROM runs ORDER BY seq")
+        else:
+            rows = self._execute(
+                "SELECT data FROM runs WHERE agent_id = ? ORDER BY seq", (agent_id,)
+            )
+        return [RunRecord.from_json(row[0]) for row in rows]
+
+    def active_runs(self) -> Iterator[RunRecord]:
+        rows = self._execute("SELECT data FROM runs WHERE terminal = 0 ORDER BY seq").fetchall()
+        return iter([RunRecord.from_json(row[0]) for row in rows])
+
+    def add_agent(self, agent: dict[str, Any]) -> None:
+        self._execute(
+            "INSERT OR REPLACE INTO agents (id, data) VALUES (?, ?)",
+            (str(agent["id"]), json.dumps(agent)),
+        )
+
+    def get_agent(self, agent_id: str) -> dict[str, Any] | None:
+        row = self._execute("SELECT data FROM agents WHERE id = ?", (agent_id,)).fetchone()
+        if not row:
+            return None
+        agent: dict[str, Any] = json.loads(row[0])
+        return agent
+
+    def get_setting(self, key: str) -> Any:
+        row = self._execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_setting(self, key: str, value: Any) -> None:
+        self._execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, json.dumps(value))
+        )
+
+    def clear(self) -> None:
+        with self.transaction():
+            for table in ("runs", "agents", "settings"):
+                self._execute(f"DELETE FROM {table}")
+
+    def close(self) -> None:
+        with self._all_lock:
+            connections, self._all = self._all, []
+        for connection in connections:
+            try:
+                connection.close()
+            except sqlite3.Error:
+                continue
+        self._local = threading.local()

@@ -1,0 +1,180 @@
+"""The letta-mock command: flags, config files, and a server that is up within a second."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from mockserver.cli import config_from_args, main
+from mockserver.config import Timings, load_config_file
+
+AGENT = "agent-123e4567-e89b-42d3-8456-426614174000"
+
+
+def test_defaults_bind_loopback_on_8283_with_the_wall_clock() -> None:
+    config = config_from_args([])
+    assert (config.host, config.port, config.clock, config.store) == (
+        "127.0.0.1",
+        8283,
+        "wall",
+        "memory",
+    )
+
+
+def test_every_flag_reaches_the_config() -> None:
+    config = config_from_args(
+        [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--agent",
+            AGENT,
+            "--auto-agents",
+            "--clock",
+            "virtual",
+            "--queued-seconds",
+            "0.5",
+            "--running-seconds",
+            "2",
+            "--slow-seconds",
+            "9",
+            "--scenario",
+            "fail:llm_api_error",
+            "--profile",
+            "strict",
+            "--token",
+            "t",
+            "--admin-token",
+            "a",
+            "--max-body-bytes",
+            "2048",
+            "--store",
+            "sqlite",
+            "--sqlite-path",
+            "/tmp/x.db",
+            "--max-runs",
+            "5",
+            "--callback-timeout",
+            "1.5",
+            "--callback-host",
+            "hooks.local",
+            "--fault-rate",
+            "0.1",
+            "--fault",
+            "503",
+            "--fault",
+            "latency:0.2",
+            "--fault-seed",
+            "3",
+            "--journal-size",
+            "50",
+            "--server-version",
+            "9.9.9",
+            "--threads",
+            "2",
+        ]
+    )
+    assert config.agents == [AGENT] and config.auto_agents
+    assert config.timings == Timings(queued=0.5, running=2, slow_running=9)
+    assert (config.scenario, config.token, config.admin_token) == ("fail:llm_api_error", "t", "a")
+    assert (config.max_body_bytes, config.store, config.sqlite_path) == (
+        2048,
+        "sqlite",
+        "/tmp/x.db",
+    )
+    assert (config.max_runs, config.callback_timeout, config.callback_hosts) == (
+        5,
+        1.5,
+        ["hooks.local"],
+    )
+    assert (config.fault_rate, config.faults, config.fault_seed) == (0.1, ["503", "latency:0.2"], 3)
+    assert (config.journal_size, config.server_version, config.threads) == (50, "9.9.9", 2)
+
+
+def test_a_toml_config_file_is_read_and_flags_win(tmp_path: Path) -> None:
+    path = tmp_path / "mock.toml"
+    path.write_text(
+        '[letta-mock]\nclock = "per-poll"\nscenario = "slow"\nagents = ["' + AGENT + '"]\n'
+        "[letta-mock.timings]\nslow_running = 3\n"
+    )
+    config = config_from_args(["--config", str(path), "--scenario", "tools"])
+    assert (config.clock, config.scenario, config.agents) == ("per-poll", "tools", [AGENT])
+    assert config.phase_timings == Timings(queued=1, running=1, slow_running=3)
+
+
+def test_a_json_config_file_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "mock.json"
+    path.write_text(json.dumps({"auto_agents": True, "callback-hosts": ["*"]}))
+    config = load_config_file(path)
+    assert config.auto_agents and config.callback_hosts == ["*"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--agent", "agent-123"],
+        ["--scenario", "explode"],
+        ["--store", "sqlite"],
+        ["--fault-rate", "2"],
+        ["--fault", "teapot"],
+        ["--max-runs", "0"],
+    ],
+)
+def test_bad_settings_exit_2_with_a_reason(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert "letta-mock:" in capsys.readouterr().err
+
+
+def test_unknown_config_keys_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "mock.json"
+    path.write_text('{"clocks": "wall"}')
+    assert main(["--config", str(path)]) == 2
+    assert "clocks" in capsys.readouterr().err
+
+
+def seconds_until_healthy(extra: list[str]) -> float:
+    """Start the console script; how long until GET /v1/health/ answers 200."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = Path(sys.executable).with_name("letta-mock")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "mockserver"]
+    started = time.monotonic()
+    server = subprocess.Popen(
+        [*command, "--port", str(port), *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
+    try:
+        while time.monotonic() - started < 10:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/v1/health/", timeout=0.5)
+                assert answer.json()["status"] == "ok"
+                assert answer.headers["Server"] == "letta-mock"
+                return time.monotonic() - started
+            except requests.ConnectionError:
+                time.sleep(0.01)
+        raise AssertionError("the server never answered its health check")
+    finally:
+        server.terminate()
+        server.wait(timeout=5)
+
+
+def test_the_console_script_answers_health_within_a_second() -> None:
+    # The best of three starts, so a busy CI machine does not decide the verdict.
+    best = min(seconds_until_healthy(["--agent", AGENT]) for _ in range(3))
+    assert best < 1.0, f"health answered {best:.2f} s after the start"
