@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 from real_letta_server import RealLetta, saved_settings
+from sides import (
+    NO_QUIRKS_ENV,
+    PROFILE_ENV,
+    QUIRKS_ENV,
+    Sides,
+    chosen_profile,
+    compared_servers,
+    mock_config,
+    names_from_env,
+)
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +36,15 @@ def real_letta() -> RealLetta:
     except requests.RequestException as exc:
         pytest.skip(f"real Letta server at {base_url} is not answering: {exc}")
     return RealLetta(base_url.rstrip("/"), agent_id)
+
+
+@pytest.fixture(scope="session")
+def sides(real_letta: RealLetta) -> Iterator[Sides]:
+    """The mock (per-poll clock, profile and quirks from LETTA_MOCK_*) and the real server."""
+    profile = chosen_profile()
+    try:
+        config = mock_config(profile, names_from_env(QUIRKS_ENV), names_from_env(NO_QUIRKS_ENV))
+    except ValueError as exc:
+        pytest.fail(f"{PROFILE_ENV}={profile!r}: {exc}")
+    with compared_servers(real_letta, config) as both:
+        yield both

@@ -9,7 +9,7 @@ are skipped, and the default test run never collects them (marker ``real_letta``
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import requests
@@ -25,6 +25,25 @@ class RealLetta:
     def post_async(self, body: object, timeout: float = 30.0) -> requests.Response:
         url = f"{self.base_url}/v1/agents/{self.agent_id}/messages/async"
         return requests.post(url, json=body, timeout=timeout)
+
+    def with_new_agent(self, name: str, timeout: float = 30.0) -> RealLetta:
+        """The same server with a new agent called ``name``, made with the model and
+        embedding of the configured agent (``delete_agent`` removes it again)."""
+        agents = f"{self.base_url}/v1/agents/"
+        template = requests.get(agents + self.agent_id, timeout=timeout)
+        template.raise_for_status()
+        body = {
+            "name": name,
+            "model": template.json()["llm_config"]["handle"],
+            "embedding": template.json()["embedding_config"]["handle"],
+        }
+        made = requests.post(agents, json=body, timeout=timeout)
+        made.raise_for_status()
+        return replace(self, agent_id=str(made.json()["id"]))
+
+    def delete_agent(self, timeout: float = 30.0) -> None:
+        answer = requests.delete(f"{self.base_url}/v1/agents/{self.agent_id}", timeout=timeout)
+        answer.raise_for_status()
 
 
 def saved_settings() -> dict[str, str]:
