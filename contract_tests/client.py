@@ -1,0 +1,281 @@
+"""HTTP to the target: rate limited, time limited, with a budget on runs and secrets redacted.
+
+Every request comes back as an :class:`Exchange` that can be shown to a person and replayed
+with ``curl``; the token never leaves this module unredacted.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+REDACTED = "[REDACTED]"
+_NO_BODY = object()
+
+
+class TargetUnreachable(Exception):
+    """The target did not answer at all (refused, DNS, TLS)."""
+
+
+class RequestTimedOut(Exception):
+    """The target did not answer within the per-request timeout."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        super().__init__(
+            f"no answer within the timeout: {exchange.request.method} {exchange.request.url}"
+        )
+        self.exchange = exchange
+
+
+class BudgetExhausted(Exception):
+    """Sending this request could create a run, and the budget on runs is spent."""
+
+
+class DeadlineReached(Exception):
+    """The overall deadline of the suite has passed."""
+
+
+@dataclass(frozen=True)
+class SentRequest:
+    method: str
+    url: str
+    path: str
+    headers: dict[str, str]
+    body: Any = None
+    raw_body: str | None = None
+
+    def body_text(self) -> str | None:
+        if self.raw_body is not None:
+            return self.raw_body
+        if self.body is None:
+            return None
+        return json.dumps(self.body, ensure_ascii=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "url": self.url,
+            "headers": self.headers,
+            "body": self.body if self.raw_body is None else self.raw_body,
+        }
+
+
+@dataclass(frozen=True)
+class ReceivedResponse:
+    status: int
+    headers: dict[str, str]
+    text: str
+    elapsed: float
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            return None
+
+    def as_dict(self) -> dict[str, Any]:
+        body: Any = self.json()
+        return {
+            "status": self.status,
+            "headers": self.headers,
+            "body": body if body is not None else self.text[:2000],
+            "elapsed": round(self.elapsed, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and what came back (``response`` is None when nothing did)."""
+
+    request: SentRequest
+    response: ReceivedResponse | None
+
+    def curl(self) -> str:
+        return render_curl(self.request)
+
+
+def render_curl(request: SentRequest) -> str:
+    parts = ["curl", "-sS", "-X", request.method, shlex.quote(request.url)]
+    for name, value in request.headers.items():
+        parts += ["-H", shlex.quote(f"{name}: {value}")]
+    text = request.body_text()
+    if text is not None:
+        parts += ["--data-raw", shlex.quote(text)]
+    return " ".join(parts)
+
+
+class RateLimiter:
+    """At most ``per_second`` requests a second (None or 0: no limit); thread-safe."""
+
+    def __init__(self, per_second: float | None) -> None:
+        self.interval = 1.0 / per_second if per_second else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+
+@dataclass
+class RunBudget:
+    """How many more runs the suite may create, and which it did create."""
+
+    limit: int
+    spent: int = 0
+    created: dict[str, str] = field(default_factory=dict)  # run id -> agent id
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.spent)
+
+    def spend(self) -> None:
+        if self.spent >= self.limit:
+            raise BudgetExhausted(f"the budget of {self.limit} runs is spent")
+        self.spent += 1
+
+    def refund(self) -> None:
+        self.spent = max(0, self.spent - 1)
+
+    def record(self, run_id: str, agent_id: str) -> None:
+        self.created.setdefault(run_id, agent_id)
+
+
+class Client:
+    """Sends requests to the target on behalf of the suite."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        rate_limit: float | None = None,
+        retries_on_429: int = 3,
+        deadline: float | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.limiter = RateLimiter(rate_limit)
+        self.retries_on_429 = retries_on_429
+        self.deadline = deadline
+        self.extra_headers = dict(extra_headers or {})
+        self.session = requests.Session()
+        self.requests_sent = 0
+        self.throttled = 0
+
+    def seconds_left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def redact(self, text: str) -> str:
+        if self.token:
+            return text.replace(self.token, REDACTED)
+        return text
+
+    def _headers(self, content_type: str | None, has_body: bool) -> dict[str, str]:
+        headers = {"Accept": "application/json", **self.extra_headers}
+        if has_body and content_type:
+            headers["Content-Type"] = content_type
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = _NO_BODY,
+        raw_body: str | None = None,
+        params: dict[str, Any] | None = None,
+        content_type: str | None = "application/json",
+    ) -> Exchange:
+        left = self.seconds_left()
+        if left is not None and left <= 0:
+            raise DeadlineReached("the overall deadline of the suite has passed")
+        query = f"?{urlencode(params, doseq=True)}" if params else ""
+        url = f"{self.base_url}{path}{query}"
+        has_body = json_body is not _NO_BODY or raw_body is not None
+        data = (
+            raw_body
+            if raw_body is not None
+            else (json.dumps(json_body) if json_body is not _NO_BODY else None)
+        )
+        headers = self._headers(content_type, has_body)
+        shown = {k: (REDACTED if k == "Authorization" else v) for k, v in headers.items()}
+        if "Authorization" in shown:
+            shown["Authorization"] = f"Bearer {REDACTED}"
+        sent = SentRequest(
+            method=method,
+            url=self.redact(url),
+            path=path,
+            headers=shown,
+            body=None if json_body is _NO_BODY else json_body,
+            raw_body=raw_body,
+        )
+        timeout = self.timeout if left is None else max(0.1, min(self.timeout, left))
+        for attempt in range(self.retries_on_429 + 1):
+            self.limiter.wait()
+            started = time.monotonic()
+            try:
+                answer = self.session.request(
+                    method,
+                    url,
+                    data=data.encode() if data is not None else None,
+                    headers=headers,
+                    timeout=timeout,
+                    allow_redirects=False,
+                )
+            except requests.Timeout:
+                raise RequestTimedOut(Exchange(sent, None)) from None
+            except requests.ConnectionError as exc:
+                raise TargetUnreachable(self.redact(f"{method} {url}: {exc}")) from None
+            self.requests_sent += 1
+            if answer.status_code == 429 and attempt < self.retries_on_429:
+                self.throttled += 1
+                time.sleep(self._retry_after(answer.headers.get("Retry-After")))
+                continue
+            received = ReceivedResponse(
+                status=answer.status_code,
+                headers={k.lower(): self.redact(v) for k, v in answer.headers.items()},
+                text=self.redact(answer.text),
+                elapsed=time.monotonic() - started,
+            )
+            return Exchange(sent, received)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retry_after(self, value: str | None) -> float:
+        try:
+            wait = float(value) if value is not None else 1.0
+        except ValueError:
+            wait = 1.0
+        left = self.seconds_left()
+        wait = max(0.0, min(wait, 60.0))
+        return wait if left is None else max(0.0, min(wait, left))
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def is_loopback(base_url: str) -> bool:
+    host = urlsplit(base_url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")

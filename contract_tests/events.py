@@ -1,0 +1,158 @@
+"""What the engine tells its reporters. The engine emits these; it never prints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way the target departs from the contract, with what is needed to reproduce it."""
+
+    check: str
+    purpose: str
+    message: str
+    cause: str
+    rule: str
+    source: str
+    phase: str
+    case: str
+    seed: int
+    request: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None
+    curl: str | None = None
+    history: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.check, self.cause)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """An input the two readings judge differently, and what the target made of it."""
+
+    case: str
+    verdict: str
+    documented: tuple[str, ...]
+    server: tuple[str, ...]
+    why: str
+    observed_status: int | None
+    sides_with: str
+    curl: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SuiteStarted:
+    base_url: str
+    profile: str
+    seed: int
+    checks: tuple[str, ...]
+    max_runs: int
+
+
+@dataclass(frozen=True)
+class PhaseStarted:
+    phase: str
+    description: str
+
+
+@dataclass(frozen=True)
+class CaseFinished:
+    phase: str
+    label: str
+    status: int | None
+    ok: bool
+
+
+@dataclass(frozen=True)
+class ViolationFound:
+    violation: Violation
+
+
+@dataclass(frozen=True)
+class DivergenceFound:
+    divergence: Divergence
+
+
+@dataclass(frozen=True)
+class Notice:
+    message: str
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class PhaseFinished:
+    phase: str
+    cases: int
+    seconds: float
+
+
+@dataclass
+class SuiteResult:
+    base_url: str
+    profile: str
+    seed: int
+    checks: tuple[str, ...]
+    violations: list[Violation] = field(default_factory=list)
+    divergences: list[Divergence] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    cases: int = 0
+    requests: int = 0
+    runs_created: int = 0
+    runs_cancelled: int = 0
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:
+            return 2
+        return 1 if self.violations else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "profile": self.profile,
+            "seed": self.seed,
+            "checks": list(self.checks),
+            "exit_code": self.exit_code,
+            "conforming": self.exit_code == 0,
+            "violations": [v.as_dict() for v in self.violations],
+            "divergences": [d.as_dict() for d in self.divergences],
+            "notices": self.notices,
+            "errors": self.errors,
+            "cases": self.cases,
+            "requests": self.requests,
+            "runs_created": self.runs_created,
+            "runs_cancelled": self.runs_cancelled,
+            "seconds": round(self.seconds, 3),
+            "phases": {k: round(v, 3) for k, v in self.phases.items()},
+        }
+
+
+@dataclass(frozen=True)
+class SuiteFinished:
+    result: SuiteResult
+
+
+Event = (
+    SuiteStarted
+    | PhaseStarted
+    | CaseFinished
+    | ViolationFound
+    | DivergenceFound
+    | Notice
+    | PhaseFinished
+    | SuiteFinished
+)
+Listener = Callable[[Event], None]

@@ -1,0 +1,126 @@
+"""The suite's options, shared by the CLI and the pytest plugin (standard library only)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# (name without dashes, argparse/pytest keyword arguments). The CLI uses ``--name``; the
+# pytest plugin ``--letta-name``.
+OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("base-url", {"help": "Root URL of the server under test, e.g. https://staging.example.com"}),
+    ("token", {"help": "Bearer token (default: $LETTA_API_KEY). Never printed."}),
+    ("agent-id", {"help": "An existing agent to use; without it the suite creates one."}),
+    (
+        "profile",
+        {
+            "choices": ["quick", "standard", "thorough"],
+            "default": "quick",
+            "help": "How hard to try (default: quick).",
+        },
+    ),
+    ("seed", {"type": int, "help": "Seed for the generated cases; printed with every run."}),
+    ("max-runs", {"type": int, "help": "Most runs the suite may create (quick: 10)."}),
+    (
+        "rate-limit",
+        {
+            "type": str,
+            "default": "20/s",
+            "help": "Most requests a second, e.g. 5/s or 0 for none (default: 20/s).",
+        },
+    ),
+    ("timeout", {"type": float, "default": 30.0, "help": "Per-request timeout in seconds."}),
+    ("deadline", {"type": float, "help": "Overall deadline in seconds (default: per profile)."}),
+    (
+        "run-deadline",
+        {"type": float, "default": 60.0, "help": "Seconds a run may take to end (default: 60)."},
+    ),
+    ("poll-interval", {"type": float, "default": 0.25, "help": "Seconds between polls."}),
+    (
+        "cancel-settle",
+        {
+            "type": float,
+            "default": 3.0,
+            "help": "Seconds a cancelled run is watched to see it stays cancelled.",
+        },
+    ),
+    (
+        "check",
+        {
+            "action": "append",
+            "default": None,
+            "metavar": "NAME",
+            "help": "Run only this check (repeatable).",
+        },
+    ),
+    (
+        "skip-check",
+        {
+            "action": "append",
+            "default": None,
+            "metavar": "NAME",
+            "help": "Do not run this check (repeatable).",
+        },
+    ),
+    (
+        "negative-only",
+        {
+            "action": "store_true",
+            "help": "Send only requests that must be rejected: creates no runs.",
+        },
+    ),
+    (
+        "no-cancel-at-end",
+        {"action": "store_true", "help": "Leave the runs the suite created running at the end."},
+    ),
+    ("no-callbacks", {"action": "store_true", "help": "Do not test callback_url."}),
+    ("junit-xml", {"metavar": "FILE", "help": "Write a JUnit XML report."}),
+    ("report", {"metavar": "FILE", "help": "Write a JSON report."}),
+)
+
+
+def parse_rate(text: str | None) -> float | None:
+    """``"5/s"``, ``"5"`` or ``"300/m"`` as requests per second; 0 or empty means no limit."""
+    if not text:
+        return None
+    value, _, unit = text.strip().partition("/")
+    per = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}.get(unit.strip().lower())
+    if per is None:
+        raise ValueError(f"rate limit {text!r}: use N/s, N/m or N/h")
+    rate = float(value) / per
+    if rate < 0:
+        raise ValueError("the rate limit cannot be negative")
+    return rate or None
+
+
+def config_from(values: dict[str, Any]) -> Any:
+    """A SuiteConfig from option values keyed by ``name`` with underscores."""
+    from contract_tests.config import SuiteConfig
+
+    base_url = values.get("base_url")
+    if not base_url:
+        raise ValueError("a base URL is required")
+    overall = values.get("deadline")
+    return SuiteConfig(
+        base_url=str(base_url),
+        token=values.get("token") or os.environ.get("LETTA_API_KEY") or None,
+        agent_id=values.get("agent_id"),
+        profile=values.get("profile") or "quick",
+        seed=values.get("seed"),
+        max_runs=values.get("max_runs"),
+        rate_limit=parse_rate(values.get("rate_limit")),
+        timeout=float(values.get("timeout") or 30.0),
+        deadline=float(overall) if overall is not None else None,
+        run_deadline=float(values.get("run_deadline") or 60.0),
+        poll_interval=_number(values.get("poll_interval"), 0.25),
+        cancel_settle=_number(values.get("cancel_settle"), 3.0),
+        checks=tuple(values.get("check") or ()),
+        skip_checks=tuple(values.get("skip_check") or ()),
+        negative_only=bool(values.get("negative_only")),
+        cancel_at_end=not values.get("no_cancel_at_end"),
+        callbacks=not values.get("no_callbacks"),
+    )
+
+
+def _number(value: Any, default: float) -> float:
+    return default if value is None else float(value)

@@ -1,0 +1,502 @@
+"""Deliberately broken servers: the mock's app behind a WSGI middleware that breaks one rule.
+
+Each middleware changes one thing the way a real server might get it wrong; the suite must
+catch it with the check named in ``BROKEN``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from mockserver import MockConfig, create_app
+from schemas.contract import AGENT_ID, TERMINAL_STATUSES
+
+Environ = dict[str, Any]
+WSGIApp = Callable[[Environ, Callable[..., Any]], Iterable[bytes]]
+RUN_ROUTE = re.compile(r"^/v1/runs/([^/]+)$")
+ASYNC_ROUTE = re.compile(r"^/v1/agents/([^/]+)/messages/async$")
+
+
+@dataclass
+class Answer:
+    """A response the middleware may change before it goes out."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def set_json(self, value: Any) -> None:
+        self.body = json.dumps(value).encode()
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != "content-length"]
+        self.headers.append(("Content-Length", str(len(self.body))))
+
+
+Rewrite = Callable[[Environ, Answer], None]
+
+
+def _read_body(environ: Environ) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    data = environ["wsgi.input"].read(length) if length else b""
+    import io
+
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
+    return data
+
+
+def request_json(environ: Environ) -> Any:
+    data = _read_body(environ)
+    try:
+        return json.loads(data) if data else None
+    except ValueError:
+        return None
+
+
+def set_request_json(environ: Environ, value: Any) -> None:
+    import io
+
+    data = json.dumps(value).encode()
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
+
+
+class Middleware:
+    """Calls ``before(environ)`` then the app, then ``after(environ, answer)``."""
+
+    def __init__(
+        self, app: WSGIApp, before: Callable[[Environ], Answer | None] | None, after: Rewrite | None
+    ) -> None:
+        self.app, self.before, self.after = app, before, after
+
+    def __call__(self, environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        early = self.before(environ) if self.before else None
+        if early is None:
+            captured: dict[str, Any] = {}
+
+            def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                captured["status"], captured["headers"] = status, headers
+                return lambda data: None
+
+            chunks = self.app(environ, capture)
+            try:
+                body = b"".join(chunks)
+            finally:
+                close = getattr(chunks, "close", None)
+                if close:
+                    close()
+            answer = Answer(int(captured["status"].split()[0]), list(captured["headers"]), body)
+            if self.after:
+                self.after(environ, answer)
+        else:
+            answer = early
+        reason = {200: "OK", 201: "Created"}.get(answer.status, "Status")
+        start_response(f"{answer.status} {reason}", answer.headers)
+        return [answer.body]
+
+
+def rewrite_runs(change: Callable[[Environ, dict[str, Any]], None]) -> Rewrite:
+    """A rewrite applying ``change`` to every Run in a 200 answer."""
+
+    def apply(environ: Environ, answer: Answer) -> None:
+        body = answer.json()
+        if answer.status != 200 or body is None:
+            return
+        for run in body if isinstance(body, list) else [body]:
+            if isinstance(run, dict) and isinstance(run.get("id"), str) and "status" in run:
+                change(environ, run)
+        answer.set_json(body)
+
+    return apply
+
+
+def is_get_run(environ: Environ) -> bool:
+    return environ["REQUEST_METHOD"] == "GET" and bool(RUN_ROUTE.match(environ["PATH_INFO"]))
+
+
+def is_async_post(environ: Environ) -> bool:
+    return environ["REQUEST_METHOD"] == "POST" and bool(ASYNC_ROUTE.match(environ["PATH_INFO"]))
+
+
+def json_answer(status: int, value: Any, kind: str = "application/json") -> Answer:
+    body = json.dumps(value).encode()
+    return Answer(status, [("Content-Type", kind), ("Content-Length", str(len(body)))], body)
+
+
+# ---- the breaks ------------------------------------------------------------------------------
+
+
+def drop_field(app: WSGIApp) -> WSGIApp:
+    """Runs come back without `background`."""
+    return Middleware(app, None, rewrite_runs(lambda env, run: run.pop("background", None)))
+
+
+def naive_timestamps(app: WSGIApp) -> WSGIApp:
+    """created_at loses its timezone designator."""
+
+    def change(env: Environ, run: dict[str, Any]) -> None:
+        if isinstance(run.get("created_at"), str):
+            run["created_at"] = run["created_at"].replace("Z", "").replace("+00:00", "")
+
+    return Middleware(app, None, rewrite_runs(change))
+
+
+def _real_agent_path(environ: Environ, agent_id: str) -> None:
+    match = ASYNC_ROUTE.match(environ["PATH_INFO"])
+    if match:
+        environ["PATH_INFO"] = f"/v1/agents/{agent_id}/messages/async"
+
+
+def accepts_malformed_agent_id(agent_id: str) -> Callable[[WSGIApp], WSGIApp]:
+    """A malformed agent id is served as if it were the real agent (200)."""
+
+    def wrap(app: WSGIApp) -> WSGIApp:
+        def before(environ: Environ) -> Answer | None:
+            match = ASYNC_ROUTE.match(environ["PATH_INFO"])
+            if match and not AGENT_ID.fullmatch(match.group(1)):
+                _real_agent_path(environ, agent_id)
+            return None
+
+        return Middleware(app, before, None)
+
+    return wrap
+
+
+def accepts_unknown_agent(agent_id: str) -> Callable[[WSGIApp], WSGIApp]:
+    """A well-formed but unknown agent id is served as the real agent (200 and a run)."""
+
+    def wrap(app: WSGIApp) -> WSGIApp:
+        def before(environ: Environ) -> Answer | None:
+            match = ASYNC_ROUTE.match(environ["PATH_INFO"])
+            if match and AGENT_ID.fullmatch(match.group(1)) and match.group(1) != agent_id:
+                _real_agent_path(environ, agent_id)
+            return None
+
+        return Middleware(app, before, None)
+
+    return wrap
+
+
+def server_error_on_reasoning_part(app: WSGIApp) -> WSGIApp:
+    """A `reasoning` content part crashes the server (500)."""
+
+    def before(environ: Environ) -> Answer | None:
+        if is_async_post(environ) and '"type": "reasoning"' in json.dumps(request_json(environ)):
+            return json_answer(500, {"detail": "An unknown error occurred"})
+        return None
+
+    return Middleware(app, before, None)
+
+
+def created_201(app: WSGIApp) -> WSGIApp:
+    """A new run is answered 201 instead of 200."""
+
+    def after(environ: Environ, answer: Answer) -> None:
+        if is_async_post(environ) and answer.status == 200:
+            answer.status = 201
+
+    return Middleware(app, None, after)
+
+
+def status_goes_back(app: WSGIApp) -> WSGIApp:
+    """Once a run was shown terminal, the next poll shows it `running` again."""
+    shown: dict[str, int] = {}
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        if not is_get_run(environ) or run.get("status") not in TERMINAL_STATUSES:
+            return
+        count = shown[run["id"]] = shown.get(run["id"], 0) + 1
+        if count == 2:
+            run.update(status="running", completed_at=None, stop_reason=None)
+
+    return Middleware(app, None, rewrite_runs(change))
+
+
+def completed_at_while_created(app: WSGIApp) -> WSGIApp:
+    """A run not yet ended already carries completed_at."""
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        if run.get("status") not in TERMINAL_STATUSES:
+            run["completed_at"] = run.get("created_at")
+
+    return Middleware(app, None, rewrite_runs(change))
+
+
+def unknown_stop_reason(app: WSGIApp) -> WSGIApp:
+    """Runs end with a stop_reason no documentation lists."""
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        if run.get("stop_reason") == "end_turn":
+            run["stop_reason"] = "finished"
+
+    return Middleware(app, None, rewrite_runs(change))
+
+
+def never_finishes(app: WSGIApp) -> WSGIApp:
+    """Runs stay `running` for ever."""
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        if run.get("status") in TERMINAL_STATUSES:
+            run.update(status="running", completed_at=None, stop_reason=None)
+
+    return Middleware(app, None, rewrite_runs(change))
+
+
+def _v1(run_id: str) -> str:
+    head, rest = run_id.split("-", 1)
+    groups = rest.split("-")
+    groups[2] = "1" + groups[2][1:]
+    return "-".join([head, *groups])
+
+
+def run_ids_not_uuid4(app: WSGIApp) -> WSGIApp:
+    """Run ids are version-1 UUIDs (the server maps them back on its routes)."""
+    back: dict[str, str] = {}
+
+    def before(environ: Environ) -> Answer | None:
+        match = RUN_ROUTE.match(environ["PATH_INFO"])
+        if match and match.group(1) in back:
+            environ["PATH_INFO"] = f"/v1/runs/{back[match.group(1)]}"
+        if environ["PATH_INFO"].endswith("/messages/cancel"):
+            body = request_json(environ)
+            if isinstance(body, dict) and isinstance(body.get("run_ids"), list):
+                body["run_ids"] = [back.get(r, r) for r in body["run_ids"]]
+                set_request_json(environ, body)
+        return None
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        fake = _v1(run["id"])
+        back[fake] = run["id"]
+        run["id"] = fake
+
+    def after(environ: Environ, answer: Answer) -> None:
+        rewrite_runs(change)(environ, answer)
+        body = answer.json()
+        if environ["PATH_INFO"].endswith("/messages/cancel") and isinstance(body, dict):
+            answer.set_json({_v1(k) if k.startswith("run-") else k: v for k, v in body.items()})
+
+    return Middleware(app, before, after)
+
+
+def cancel_does_not_stick(app: WSGIApp) -> WSGIApp:
+    """A cancelled run is later shown `completed` (the work finished anyway)."""
+    polls: dict[str, int] = {}
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        if is_get_run(environ) and run.get("status") == "cancelled":
+            polls[run["id"]] = polls.get(run["id"], 0) + 1
+            if polls[run["id"]] > 1:
+                run.update(status="completed", stop_reason="end_turn")
+
+    return Middleware(app, None, rewrite_runs(change))
+
+
+def refuses_image_content(app: WSGIApp) -> WSGIApp:
+    """A valid ImageContent part is refused with 422."""
+
+    def before(environ: Environ) -> Answer | None:
+        if is_async_post(environ) and '"type": "image"' in json.dumps(request_json(environ)):
+            return json_answer(
+                422,
+                {
+                    "detail": [
+                        {"loc": ["body"], "msg": "images are not supported", "type": "value_error"}
+                    ]
+                },
+            )
+        return None
+
+    return Middleware(app, before, None)
+
+
+def listing_disagrees(app: WSGIApp) -> WSGIApp:
+    """GET /v1/runs/ reports `background: false` where retrieve says true."""
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        if environ["PATH_INFO"].rstrip("/") == "/v1/runs":
+            run["background"] = False
+
+    return Middleware(app, None, rewrite_runs(change))
+
+
+def html_errors(app: WSGIApp) -> WSGIApp:
+    """422 answers come back as text/html."""
+
+    def after(environ: Environ, answer: Answer) -> None:
+        if answer.status == 422:
+            answer.body = b"<html><body>Unprocessable</body></html>"
+            answer.headers = [
+                ("Content-Type", "text/html"),
+                ("Content-Length", str(len(answer.body))),
+            ]
+
+    return Middleware(app, None, after)
+
+
+def malformed_run_id_404(app: WSGIApp) -> WSGIApp:
+    """A malformed run id is answered 404 instead of 400."""
+
+    def after(environ: Environ, answer: Answer) -> None:
+        if is_get_run(environ) and answer.status == 400:
+            answer.status = 404
+
+    return Middleware(app, None, after)
+
+
+def invalid_body_400(app: WSGIApp) -> WSGIApp:
+    """An invalid body is answered 400 instead of 422."""
+
+    def after(environ: Environ, answer: Answer) -> None:
+        match = ASYNC_ROUTE.match(environ["PATH_INFO"])
+        if match and AGENT_ID.fullmatch(match.group(1)) and answer.status == 422:
+            answer.status = 400
+
+    return Middleware(app, None, after)
+
+
+def error_body_unshaped(app: WSGIApp) -> WSGIApp:
+    """404 answers carry `{"error": ...}` instead of `{"detail": ...}`."""
+
+    def after(environ: Environ, answer: Answer) -> None:
+        if answer.status == 404:
+            answer.set_json({"error": "not found"})
+
+    return Middleware(app, None, after)
+
+
+def negative_duration(app: WSGIApp) -> WSGIApp:
+    """Ended runs report a negative total_duration_ns."""
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        if run.get("status") in TERMINAL_STATUSES:
+            run["total_duration_ns"] = -1500
+
+    return Middleware(app, None, rewrite_runs(change))
+
+
+def completed_before_created(app: WSGIApp) -> WSGIApp:
+    """completed_at is an hour before created_at."""
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        if isinstance(run.get("completed_at"), str):
+            run["completed_at"] = "2000-01-01T00:00:00Z"
+
+    return Middleware(app, None, rewrite_runs(change))
+
+
+def wrong_agent_echo(app: WSGIApp) -> WSGIApp:
+    """The run names another agent than the one in the path."""
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        run["agent_id"] = "agent-00000000-0000-4000-8000-000000000000"
+
+    return Middleware(app, None, rewrite_runs(change))
+
+
+def callback_not_recorded(app: WSGIApp) -> WSGIApp:
+    """The callback is sent, but the run never shows callback_sent_at/status_code."""
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        run.update(callback_sent_at=None, callback_status_code=None)
+
+    return Middleware(app, None, rewrite_runs(change))
+
+
+def request_config_not_echoed(app: WSGIApp) -> WSGIApp:
+    """request_config always shows the defaults, whatever was sent."""
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        config = run.get("request_config")
+        if isinstance(config, dict):
+            config["include_return_message_types"] = None
+
+    return Middleware(app, None, rewrite_runs(change))
+
+
+@dataclass(frozen=True)
+class Broken:
+    name: str
+    make: Callable[[str], Callable[[WSGIApp], WSGIApp]]
+    check: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _plain(wrap: Callable[[WSGIApp], WSGIApp]) -> Callable[[str], Callable[[WSGIApp], WSGIApp]]:
+    return lambda agent_id: wrap
+
+
+BROKEN: tuple[Broken, ...] = (
+    Broken("drops a Run field", _plain(drop_field), "run_shape_conformance"),
+    Broken("naive timestamps", _plain(naive_timestamps), "run_shape_conformance"),
+    Broken("200 for a malformed agent id", accepts_malformed_agent_id, "status_code_conformance"),
+    Broken("200 for an unknown agent", accepts_unknown_agent, "status_code_conformance"),
+    Broken("500 on a reasoning part", _plain(server_error_on_reasoning_part), "not_a_server_error"),
+    Broken("201 instead of 200", _plain(created_201), "status_code_conformance"),
+    Broken("status goes backwards", _plain(status_goes_back), "status_moves_forward"),
+    Broken(
+        "completed_at while created",
+        _plain(completed_at_while_created),
+        "terminal_fields_consistent",
+    ),
+    Broken("unknown stop_reason", _plain(unknown_stop_reason), "response_enum_values"),
+    Broken(
+        "runs never finish",
+        _plain(never_finishes),
+        "run_reaches_terminal",
+        {"run_deadline": 1.5, "poll_interval": 0.05},
+    ),
+    Broken("run ids not uuid4", _plain(run_ids_not_uuid4), "run_shape_conformance"),
+    Broken("cancel does not stick", _plain(cancel_does_not_stick), "cancel_sticks"),
+    Broken("422 for a valid ImageContent", _plain(refuses_image_content), "union_members_accepted"),
+    Broken(
+        "listing disagrees with retrieve", _plain(listing_disagrees), "retrieve_matches_listing"
+    ),
+    Broken("HTML error bodies", _plain(html_errors), "content_type_conformance"),
+    Broken("404 for a malformed run id", _plain(malformed_run_id_404), "status_code_conformance"),
+    Broken("400 for an invalid body", _plain(invalid_body_400), "status_code_conformance"),
+    Broken("unshaped 404 body", _plain(error_body_unshaped), "error_shape_conformance"),
+    Broken("negative duration", _plain(negative_duration), "durations_consistent"),
+    Broken("completed before created", _plain(completed_before_created), "timestamps_ordered"),
+    Broken("agent_id not echoed", _plain(wrong_agent_echo), "run_shape_conformance"),
+    Broken(
+        "callback not recorded",
+        _plain(callback_not_recorded),
+        "callback_delivered",
+        {"run_deadline": 2.0},
+    ),
+    Broken("request_config not echoed", _plain(request_config_not_echoed), "run_shape_conformance"),
+)
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
+@contextmanager
+def serve(wrap: Callable[[WSGIApp], WSGIApp] | None, agent_id: str, **config: Any) -> Iterator[str]:
+    """The mock's app (per-poll clock), wrapped, on a free loopback port; yields its URL."""
+    app: WSGIApp = create_app(MockConfig(clock="per-poll", agents=[agent_id], **config))
+    server = make_server(
+        "127.0.0.1", 0, wrap(app) if wrap else app, threaded=True, request_handler=QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,121 @@
+"""What the suite sends: positive bodies valid under both readings, negatives invalid under both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+
+from contract_tests.cases import (
+    REQUEST,
+    coverage_groups,
+    id_verdict,
+    negative_case,
+    negative_families,
+)
+from contract_tests.strategies import ID_MUTATIONS, BodyStrategies, agent_ids, mutated_ids, run_ids
+from schemas import Verdict, classify
+from schemas.contract import MESSAGE_TYPE, tag_of, union_members
+
+FAST = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+BODIES = BodyStrategies("http://127.0.0.1:9/pixel.png")
+
+
+@FAST
+@given(BODIES.valid_body())
+def test_generated_valid_bodies_are_valid_under_both_readings(body: dict[str, Any]) -> None:
+    assert classify(REQUEST, body).verdict is Verdict.VALID
+
+
+@FAST
+@given(BODIES.valid_body())
+def test_generated_bodies_keep_costly_options_small(body: dict[str, Any]) -> None:
+    assert 1 <= body["max_steps"] <= 2
+    assert "override_model" not in body and "callback_url" not in body
+
+
+@FAST
+@given(
+    st.sampled_from(sorted(negative_families(BODIES))).flatmap(
+        lambda family: st.tuples(st.just(family), negative_families(BODIES)[family])
+    )
+)
+def test_negative_cases_carry_problems_under_both_readings(drawn: Any) -> None:
+    family, (label, source, body) = drawn
+    case = negative_case(
+        family, label, source, body, "agent-" + "0" * 8 + "-0000-4000-8000-" + "0" * 12
+    )
+    assert case.classification is not None
+    if case.classification.verdict is Verdict.INVALID:  # the only ones sent as negatives
+        assert case.classification.documented and case.classification.server
+    assert case.expected == frozenset({422})
+    assert "documentation version" in case.source
+
+
+def test_most_negative_families_are_invalid_under_both_readings() -> None:
+    found: dict[str, set[Verdict]] = {}
+
+    @settings(max_examples=25, database=None, derandomize=True)
+    @given(st.data())
+    def sample(data: st.DataObject) -> None:
+        for family, strategy in negative_families(BODIES).items():
+            _label, _source, body = data.draw(strategy)
+            found.setdefault(family, set()).add(classify(REQUEST, body).verdict)
+
+    sample()
+    invalid = [f for f, verdicts in found.items() if Verdict.INVALID in verdicts]
+    assert len(invalid) >= len(found) - 1  # "input and messages" only ever diverges
+    assert found["input and messages"] == {Verdict.DOCUMENTED_ONLY}
+
+
+@FAST
+@given(mutated_ids("agent", ("agents", "tool", "run")))
+def test_agent_id_mutations_are_invalid_under_both_readings(drawn: tuple[str, str]) -> None:
+    label, value = drawn
+    assert id_verdict("agent-id", value) is Verdict.INVALID, (label, value)
+
+
+@FAST
+@given(agent_ids(), run_ids())
+def test_well_formed_ids_are_valid(agent: str, run: str) -> None:
+    assert id_verdict("agent-id", agent) is Verdict.VALID
+    assert id_verdict("run-id", run) is Verdict.VALID
+
+
+def test_every_named_id_mutation_breaks_the_agent_id() -> None:
+    base = "agent-123e4567-e89b-42d3-8456-426614174000"
+    for label, mutate in ID_MUTATIONS.items():
+        assert id_verdict("agent-id", mutate(base)) is Verdict.INVALID, label
+
+
+@seed(5)
+@FAST
+@given(mutated_ids("run", ("runs", "step")))
+def test_run_id_mutations_are_never_valid(drawn: tuple[str, str]) -> None:
+    assert id_verdict("run-id", drawn[1]) is not Verdict.VALID
+
+
+def test_coverage_uses_every_member_part_source_and_enum_value() -> None:
+    groups = coverage_groups("http://127.0.0.1:9/pixel.png")
+    labels = {label for g in groups for label, _, _ in g.elements}
+    for member in union_members("input-content-union"):
+        assert f"input part {tag_of(member)}" in labels
+    for member in union_members("message-content-union"):
+        assert f"message content part {tag_of(member)}" in labels
+    for member in union_members("message-create-union"):
+        assert f"messages item {tag_of(member)}" in labels
+    for source in union_members("image-source"):
+        assert f"image source {tag_of(source)}" in labels
+    for value in MESSAGE_TYPE:
+        assert f"include_return_message_types {value}" in labels
+    for group in groups:
+        assert classify(REQUEST, group.body(group.elements)).verdict is Verdict.VALID
+        for element in group.elements:
+            assert classify(REQUEST, group.body((element,))).verdict is Verdict.VALID
