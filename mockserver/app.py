@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from mockserver.clock import rfc3339
 from mockserver.config import MockConfig
-from mockserver.errors import ApiError
+from mockserver.errors import ApiError, with_path_id_examples, with_string_detail
 from mockserver.faults import FAULT_HEADER, Fault, FaultError, FaultPlan
 from mockserver.journal import BODY_PREVIEW, RECORDED_HEADERS, Journal, JournalEntry
 from mockserver.routes.admin import admin
@@ -30,6 +31,7 @@ API_PREFIX = "/v1"
 ADMIN_PREFIX = "/_mock"
 OPEN_PATHS = ("/v1/health/",)
 JSON_TYPE = "application/json"
+MESSAGE_ITEM = re.compile(r"/v1/agents/[^/]+/messages/[^/]+")
 
 
 def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -42,8 +44,11 @@ def _bearer_matches(expected: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), expected)
 
 
-def _canonical_redirect() -> Response | None:
-    """307 to the canonical form when the path's trailing slash differs from the route's."""
+def _canonical_redirect(bare: bool = False) -> Response | None:
+    """307 to the canonical form when the path's trailing slash differs from the route's.
+
+    ``bare`` (the ``bare-redirect`` quirk): no body and no Content-Type, only Location.
+    """
     rule = request.url_rule
     if rule is None:
         return None
@@ -53,6 +58,10 @@ def _canonical_redirect() -> Response | None:
     target = request.path + "/" if wants_slash else request.path.rstrip("/")
     query = request.query_string.decode("latin-1")
     location = request.host_url.rstrip("/") + target + (f"?{query}" if query else "")
+    if bare:
+        response = Response(b"", status=307, headers={"Location": location})
+        del response.headers["Content-Type"]
+        return response
     return _json({"detail": f"Use {target}"}, 307, {"Location": location})
 
 
@@ -124,6 +133,7 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
     journal = Journal(cfg.journal_size)
     app.extensions["letta_mock_journal"] = journal
     faults = FaultPlan(cfg.fault_rate, cfg.faults, cfg.fault_seed)
+    quirks = svc.quirks
     for blueprint in (agents, runs, health, admin):
         app.register_blueprint(blueprint)
 
@@ -140,7 +150,7 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
                 )
             return None
         if not path.startswith(API_PREFIX):
-            return _canonical_redirect()
+            return _canonical_redirect(quirks.bare_redirect)
         canonical = path if path.endswith("/") else path + "/"
         if cfg.token and canonical not in OPEN_PATHS and not _bearer_matches(cfg.token):
             return _json(
@@ -148,7 +158,7 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
                 401,
                 {"WWW-Authenticate": "Bearer"},
             )
-        moved = _canonical_redirect()
+        moved = _canonical_redirect(quirks.bare_redirect)
         if moved is not None:
             return moved
         asked = request.headers.get(FAULT_HEADER)
@@ -181,7 +191,12 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
 
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
-        return _json(error.body, error.status, error.headers)
+        body = error.body
+        if error.status == 422 and quirks.path_id_422_examples:
+            body = with_path_id_examples(body, request.view_args or {})
+        if error.status == 422 and quirks.string_422_detail:
+            body = with_string_detail(body)
+        return _json(body, error.status, error.headers)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
@@ -194,6 +209,8 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
         for key, value in allowed:
             if key.lower() == "allow":
                 headers["Allow"] = value
+        if status == 405 and quirks.allow_patch_on_405 and MESSAGE_ITEM.fullmatch(request.path):
+            headers["Allow"] = "PATCH"  # the server's message item route, PATCH only, wins
         return _json({"detail": text}, status, headers)
 
     @app.errorhandler(Exception)

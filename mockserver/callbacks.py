@@ -11,13 +11,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mockserver.clock import rfc3339
-from mockserver.conversation import visible
+from mockserver.compat import DEFAULT_PROFILE, Quirks, resolve
+from mockserver.conversation import shaped, visible
 from mockserver.records import RunRecord
+from schemas.contract import tag_of
 
-# The ``result`` the server adds to the callback's metadata. Its stop-reason and usage objects
-# are stream message shapes the schemas do not describe (yet), so they are named here.
-STOP_REASON_MESSAGE = "stop_reason"
-USAGE_MESSAGE = "usage_statistics"
+Stamp = Callable[[float], str]
 RESULT_MESSAGE_LIMIT = 100
 
 
@@ -28,34 +27,51 @@ class CallbackOutcome:
     error: str | None
 
 
-def callback_payload(record: RunRecord, sent_at: float) -> dict[str, Any]:
+def callback_result(record: RunRecord) -> dict[str, Any]:
+    """What the run left behind, as the callback's ``metadata.result`` (callback-payload.json)."""
     run = record.run
     include = (run.get("request_config") or {}).get("include_return_message_types")
     usage = record.usage or {}
-    result = {
-        "messages": visible(record.messages, include)[:RESULT_MESSAGE_LIMIT],
-        "stop_reason": {"message_type": STOP_REASON_MESSAGE, "stop_reason": run["stop_reason"]},
-        "usage": {
-            "message_type": USAGE_MESSAGE,
-            "completion_tokens": usage.get("completion_tokens", 0),
-            "prompt_tokens": usage.get("prompt_tokens", 0),
-            "total_tokens": usage.get("total_tokens", 0),
-            "step_count": len(record.steps),
-            "run_ids": None,
-            "cached_input_tokens": None,
-            "cache_write_tokens": None,
-            "reasoning_tokens": None,
-            "context_tokens": None,
+    stop_tag = tag_of("letta-stop-reason", "message_type")
+    usage_tag = tag_of("letta-usage-statistics", "message_type")
+    return shaped(
+        "callback-result",
+        {
+            "messages": visible(record.messages, include)[:RESULT_MESSAGE_LIMIT],
+            "stop_reason": shaped(
+                "letta-stop-reason", {"message_type": stop_tag, "stop_reason": run["stop_reason"]}
+            ),
+            "usage": shaped(
+                "letta-usage-statistics",
+                {
+                    "message_type": usage_tag,
+                    "completion_tokens": usage.get("completion_tokens", 0),
+                    "prompt_tokens": usage.get("prompt_tokens", 0),
+                    "total_tokens": usage.get("total_tokens", 0),
+                    "step_count": len(record.steps),
+                },
+            ),
         },
-        "logprobs": None,
-        "turns": None,
-    }
-    return {
-        "run_id": record.id,
-        "status": run["status"],
-        "completed_at": rfc3339(sent_at),
-        "metadata": {**(run.get("metadata") or {}), "result": result},
-    }
+    )
+
+
+def callback_payload(
+    record: RunRecord, sent_at: float, stamp: Stamp = rfc3339, quirks: Quirks | None = None
+) -> dict[str, Any]:
+    """The body POSTed to the run's ``callback_url``; ``completed_at`` is the sending time."""
+    in_force = quirks if quirks is not None else resolve(DEFAULT_PROFILE)
+    metadata = dict(record.run.get("metadata") or {})
+    if in_force.callback_result_metadata:
+        metadata["result"] = callback_result(record)
+    return shaped(
+        "callback-payload",
+        {
+            "run_id": record.id,
+            "status": record.run["status"],
+            "completed_at": stamp(sent_at),
+            "metadata": metadata,
+        },
+    )
 
 
 def host_allowed(url: str, allowed: Iterable[str]) -> tuple[bool, str]:
@@ -83,9 +99,18 @@ def host_allowed(url: str, allowed: Iterable[str]) -> tuple[bool, str]:
 class CallbackDispatcher:
     """Sends callbacks from a small thread pool; never blocks the caller."""
 
-    def __init__(self, timeout: float, allowed_hosts: Iterable[str], workers: int = 4) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        allowed_hosts: Iterable[str],
+        workers: int = 4,
+        stamp: Stamp = rfc3339,
+        quirks: Quirks | None = None,
+    ) -> None:
         self.timeout = timeout
         self.allowed_hosts = list(allowed_hosts)
+        self.stamp = stamp
+        self.quirks = quirks
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="letta-mock-cb")
         self._pending: set[Future[None]] = set()
         self._lock = threading.Lock()
@@ -95,12 +120,13 @@ class CallbackDispatcher:
         record: RunRecord,
         now: Callable[[], float],
         record_outcome: Callable[[str, CallbackOutcome], None],
-    ) -> None:
+    ) -> Future[None]:
         url = str(record.run.get("callback_url") or "")
         future = self._pool.submit(self._deliver, record, url, now, record_outcome)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
+        return future
 
     def _forget(self, future: Future[None]) -> None:
         with self._lock:
@@ -119,18 +145,20 @@ class CallbackDispatcher:
         allowed, why = host_allowed(url, self.allowed_hosts)
         prefix = f"Failed to dispatch callback for run {record.id} to {url}: "
         if not allowed:
-            outcome = CallbackOutcome(None, None, prefix + f"not sent: {why}")
+            attempted = self.quirks is not None and self.quirks.callback_sent_at_on_failure
+            stamped = self.stamp(sent_at) if attempted else None
+            outcome = CallbackOutcome(stamped, None, prefix + f"not sent: {why}")
         else:
             try:
                 answer = requests.post(
                     url,
-                    json=callback_payload(record, sent_at),
+                    json=callback_payload(record, sent_at, self.stamp, self.quirks),
                     timeout=self.timeout,
                     allow_redirects=False,
                 )
-                outcome = CallbackOutcome(rfc3339(sent_at), answer.status_code, None)
+                outcome = CallbackOutcome(self.stamp(sent_at), answer.status_code, None)
             except requests.RequestException as exc:
-                outcome = CallbackOutcome(rfc3339(sent_at), None, prefix + repr(exc))
+                outcome = CallbackOutcome(self.stamp(sent_at), None, prefix + repr(exc))
         record_outcome(record.id, outcome)
 
     def drain(self, timeout: float = 10.0) -> bool:

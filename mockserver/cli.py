@@ -7,6 +7,7 @@ import sys
 from dataclasses import fields, replace
 from typing import Any
 
+from mockserver.compat import COMPAT_PROFILE, QUIRK_NAMES, quirk_table
 from mockserver.config import (
     CLOCK_MODES,
     PROFILES,
@@ -65,7 +66,43 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"running time of the 'slow' scenario (default {Timings().slow_running}; per-poll: 5)",
     )
     add("--scenario", help=f"default scenario of every run (default {defaults.scenario})")
-    add("--profile", choices=PROFILES, help="request profile (default strict)")
+    add(
+        "--profile",
+        choices=PROFILES,
+        help="strict (the documented contract, default) or a compatibility profile",
+    )
+    add(
+        "--compat",
+        dest="profile",
+        choices=[p for p in PROFILES if p != defaults.profile],
+        help=f"reproduce a real server's quirks, e.g. --compat {COMPAT_PROFILE} "
+        "(the same as --profile)",
+    )
+    add(
+        "--quirk",
+        dest="quirks",
+        action="append",
+        choices=sorted(QUIRK_NAMES),
+        metavar="NAME",
+        help="switch one quirk on, over the profile (repeatable; --list-quirks names them)",
+    )
+    add(
+        "--no-quirk",
+        dest="no_quirks",
+        action="append",
+        choices=sorted(QUIRK_NAMES),
+        metavar="NAME",
+        help="switch one quirk off (repeatable; wins over --quirk)",
+    )
+    add("--list-quirks", action="store_true", help="list the quirks and their profiles, and exit")
+    add(
+        "--image-host",
+        dest="image_hosts",
+        action="append",
+        metavar="HOST",
+        help="a host whose image URLs count as fetchable under the "
+        "image-url-fetched-in-background quirk (repeatable; '*' = any; default none)",
+    )
     add("--token", help="require 'Authorization: Bearer TOKEN' on every /v1 route but health")
     add("--admin-token", help="require 'Authorization: Bearer TOKEN' on the /_mock routes")
     add(
@@ -122,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(argv: list[str] | None = None) -> MockConfig:
     args = vars(build_parser().parse_args(argv))
+    args.pop("list_quirks")
     path = args.pop("config")
     base = load_config_file(path) if path else MockConfig()
     timing_flags = {
@@ -139,6 +177,11 @@ def config_from_args(argv: list[str] | None = None) -> MockConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if "--list-quirks" in argv:
+        print(quirk_table())
+        return 0
     try:
         config = config_from_args(argv)
     except (ValueError, OSError) as exc:

@@ -72,3 +72,8 @@ def rfc3339(moment: float) -> str:
 def rfc3339_seconds(moment: float) -> str:
     """Whole seconds and ``+00:00``, as the server writes a message's date."""
     return as_datetime(moment).replace(microsecond=0).isoformat()
+
+
+def naive_utc(moment: float) -> str:
+    """UTC without an offset, as Letta 0.16.8 writes completed_at and callback_sent_at."""
+    return as_datetime(moment).replace(tzinfo=None).isoformat()

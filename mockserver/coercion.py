@@ -4,7 +4,9 @@ The server reading of the schemas accepts, where the real server parses lenientl
 integer written as ``"2"``, ``2.0`` or ``true`` (``lax-integer.json``) and a boolean written
 as ``"yes"``, ``1`` or ``"off"`` (``lax-boolean.json``). The real server stores them as plain
 integers and booleans, so the mock does too: request_config echoes ``true``, never ``"yes"``.
-Where the schemas use those two types is read from the schemas, never listed here.
+Where the schemas use those two types, and which words mean true, is read from the schemas,
+never listed here. Without the ``lax-coercion`` quirk (``--no-quirk lax-coercion``) a lax
+value is refused instead, as the documented types (integer, boolean) say.
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from schemas.contract import LAX_TRUE_VALUES
 from schemas.loader import Schema, name_of, registry, schema, uri
 from schemas.validation import Problem
 
 LAX_INTEGER = "lax-integer"
 LAX_BOOLEAN = "lax-boolean"
-# lax-boolean.json says which words are accepted, not which of them mean true.
-TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
 
 
 class CoercionError(ValueError):
@@ -55,7 +56,15 @@ def to_bool(value: Any) -> bool:
         return value
     if isinstance(value, int | float):
         return bool(value)
-    return str(value).strip().lower() in TRUE_WORDS
+    return str(value).strip().lower() in LAX_TRUE_VALUES
+
+
+def _refuse_lax(value: Any, target: str, location: tuple[str | int, ...]) -> None:
+    """Raise unless ``value`` already has the documented type of ``target``."""
+    if target == LAX_BOOLEAN and not isinstance(value, bool):
+        raise CoercionError(Problem(location, "bool_type", "Input should be a valid boolean"))
+    if target == LAX_INTEGER and (isinstance(value, bool) or not isinstance(value, int)):
+        raise CoercionError(Problem(location, "int_type", "Input should be a valid integer"))
 
 
 @cache
@@ -69,40 +78,45 @@ def _matches(branch: Schema, instance: Any) -> bool:
     return bool(_branch_validator(json.dumps(branch, sort_keys=True)).is_valid(instance))
 
 
-def _walk(instance: Any, node: Schema, location: tuple[str | int, ...]) -> Any:
+def _walk(instance: Any, node: Schema, location: tuple[str | int, ...], lax: bool) -> Any:
     if "$ref" in node:
         target = name_of(node["$ref"])
+        if target in (LAX_INTEGER, LAX_BOOLEAN) and not lax:
+            _refuse_lax(instance, target, location)
         if target == LAX_INTEGER:
             return to_int(instance, location)
         if target == LAX_BOOLEAN:
             return to_bool(instance)
-        instance = _walk(instance, schema(target, "server"), location)
+        instance = _walk(instance, schema(target, "server"), location, lax)
     for part in node.get("allOf", []):
-        instance = _walk(instance, part, location)
+        instance = _walk(instance, part, location, lax)
     if "if" in node:
         chosen = node.get("then") if _matches(node["if"], instance) else node.get("else")
         if isinstance(chosen, dict):
-            instance = _walk(instance, chosen, location)
+            instance = _walk(instance, chosen, location, lax)
     for keyword in ("anyOf", "oneOf"):
         for branch in node.get(keyword, []):
             if _matches(branch, instance):
-                instance = _walk(instance, branch, location)
+                instance = _walk(instance, branch, location, lax)
                 break
     properties = node.get("properties")
     if isinstance(properties, dict) and isinstance(instance, dict):
         instance = {
-            key: _walk(value, properties[key], (*location, key)) if key in properties else value
+            key: _walk(value, properties[key], (*location, key), lax)
+            if key in properties
+            else value
             for key, value in instance.items()
         }
     items = node.get("items")
     if isinstance(items, dict) and isinstance(instance, list):
-        instance = [_walk(item, items, (*location, i)) for i, item in enumerate(instance)]
+        instance = [_walk(item, items, (*location, i), lax) for i, item in enumerate(instance)]
     return instance
 
 
-def canonical(name: str, instance: Any) -> Any:
+def canonical(name: str, instance: Any, lax: bool = True) -> Any:
     """``instance`` (already valid against ``name``'s server reading) with lax values made plain.
 
-    Raises CoercionError for a value the schema pattern admits but no integer can hold.
+    Raises CoercionError for a value the schema pattern admits but no integer can hold, and,
+    with ``lax=False``, for the first lax value that does not already have its plain type.
     """
-    return _walk(instance, schema(name, "server"), ())
+    return _walk(instance, schema(name, "server"), (), lax)

@@ -8,17 +8,18 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from mockserver.compat import PROFILE_QUIRKS, Quirks, resolve, unknown_quirks
 from mockserver.faults import FaultError, parse_fault
 from mockserver.scenarios import ScenarioError, parse_scenario
 from schemas.contract import AGENT_ID
 
 ClockMode = Literal["wall", "virtual", "per-poll"]
 StoreKind = Literal["memory", "sqlite"]
-Profile = Literal["strict"]
+Profile = Literal["strict", "letta-0.16.8"]
 
 CLOCK_MODES: tuple[ClockMode, ...] = ("wall", "virtual", "per-poll")
 STORE_KINDS: tuple[StoreKind, ...] = ("memory", "sqlite")
-PROFILES: tuple[Profile, ...] = ("strict",)
+PROFILES: tuple[Profile, ...] = ("strict", "letta-0.16.8")
 LOOPBACK_HOSTS: tuple[str, ...] = ("loopback", "localhost")
 
 
@@ -51,6 +52,9 @@ class MockConfig:
     timings: Timings | None = None
     scenario: str = "succeed"
     profile: Profile = "strict"
+    quirks: list[str] = field(default_factory=list)
+    no_quirks: list[str] = field(default_factory=list)
+    image_hosts: list[str] = field(default_factory=list)
     token: str | None = None
     admin_token: str | None = None
     max_body_bytes: int = 1_048_576
@@ -78,6 +82,11 @@ class MockConfig:
             return self.timings
         return Timings.per_poll() if self.clock == "per-poll" else Timings()
 
+    @property
+    def quirk_set(self) -> Quirks:
+        """The quirks in force: the profile's, plus ``quirks``, minus ``no_quirks``."""
+        return resolve(self.profile, self.quirks, self.no_quirks)
+
     def problems(self) -> list[str]:
         found: list[str] = []
         if self.clock not in CLOCK_MODES:
@@ -86,6 +95,11 @@ class MockConfig:
             found.append(f"store must be one of {', '.join(STORE_KINDS)}, not {self.store!r}")
         if self.profile not in PROFILES:
             found.append(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+        unknown = unknown_quirks([*self.quirks, *self.no_quirks])
+        if unknown:
+            found.append(
+                f"unknown quirks {', '.join(unknown)} (letta-mock --list-quirks names them all)"
+            )
         if self.store == "sqlite" and not self.sqlite_path:
             found.append("store 'sqlite' needs sqlite_path")
         for agent in self.agents:
@@ -113,6 +127,10 @@ class MockConfig:
         return found
 
 
+if set(PROFILES) != set(PROFILE_QUIRKS):
+    raise AssertionError("config.PROFILES and compat.PROFILE_QUIRKS name different profiles")
+
+
 def _timing_changes(value: Any) -> dict[str, float]:
     if not isinstance(value, dict):
         raise ValueError("timings must be a table/object with queued, running, slow_running")
@@ -130,6 +148,11 @@ def config_from_mapping(data: dict[str, Any], base: MockConfig | None = None) ->
     """
     known = {f.name for f in fields(MockConfig)}
     normalised = {key.replace("-", "_"): value for key, value in data.items()}
+    if "compat" in normalised:  # ``compat = "letta-0.16.8"`` names the profile too
+        compat = normalised.pop("compat")
+        if normalised.get("profile", compat) != compat:
+            raise ValueError(f"profile {normalised['profile']!r} and compat {compat!r} disagree")
+        normalised["profile"] = compat
     unknown = set(normalised) - known
     if unknown:
         raise ValueError(f"unknown configuration keys: {', '.join(sorted(unknown))}")

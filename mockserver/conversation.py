@@ -13,7 +13,7 @@ from typing import Any
 
 from mockserver.clock import rfc3339_seconds
 from mockserver.scenarios import Scenario
-from schemas.contract import STOP_REASON, fields, tag_of, union_members
+from schemas.contract import RUN_STATUS, STOP_REASON, fields, tag_of, union_members
 from schemas.loader import raw
 
 MESSAGE_SCHEMAS: dict[str, str] = {
@@ -217,6 +217,21 @@ def reply_to(text: str) -> str:
     return f"You said: {snippet}"
 
 
+def _loop_steps(request: dict[str, Any]) -> int:
+    """Steps of a ``stop:max_steps`` tool loop: the request's budget, at least 1, at most 3."""
+    budget = int(request.get("max_steps", 1) or 1)
+    return max(1, min(budget, 3))
+
+
+def planned_steps(scenario: Scenario, request: dict[str, Any]) -> int:
+    """How many steps a run that ends as ``scenario`` plans takes."""
+    if scenario.uses_tools:
+        return 2
+    if scenario.status == RUN_STATUS.completed and scenario.stop_reason == STOP_REASON.max_steps:
+        return _loop_steps(request)
+    return 1
+
+
 def _complete(conv: Conversation, scenario: Scenario, said: str) -> list[StepDraft]:
     """The steps of a run that ends normally (completed), as the scenario asks."""
     reason = scenario.stop_reason or STOP_REASON.end_turn
@@ -226,8 +241,7 @@ def _complete(conv: Conversation, scenario: Scenario, said: str) -> list[StepDra
     first.messages.extend(conv.received(step_id))
     reply = reply_to(said)
     if reason == STOP_REASON.max_steps:
-        budget = int(conv.request.get("max_steps", 1) or 1)
-        loops = max(1, min(budget, 3))
+        loops = _loop_steps(conv.request)
         for index in range(loops):
             draft = first if index == 0 else StepDraft(stop_reason=reason)
             if index:
@@ -313,15 +327,19 @@ def run_output(
     stop_reason: str,
     moment: float,
     ran: bool,
+    no_step: bool = False,
 ) -> RunOutput:
     """What a run leaves behind once it ends.
 
     Completed runs keep their messages. Failed and cancelled ones keep none (the server
     stores a step's messages only when the step succeeds), but record the step that broke.
+    A run that takes no step (``no_step``) leaves nothing, not even the user's message.
     """
     conv = Conversation(run_id, agent_id, request, moment)
     said = user_text(request)
-    if stop_reason in (STOP_REASON.cancelled,) or scenario.status != status_reached:
+    if no_step:
+        drafts: list[StepDraft] = []
+    elif stop_reason in (STOP_REASON.cancelled,) or scenario.status != status_reached:
         drafts = [StepDraft(stop_reason=stop_reason, status=STEP_CANCELLED)] if ran else []
     elif scenario.kind == "fail":
         drafts = [StepDraft(stop_reason=stop_reason, status=STEP_FAILED)]

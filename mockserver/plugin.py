@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("clock", "LETTA_MOCK_CLOCK", "per-poll"),
     ("scenario", "LETTA_MOCK_SCENARIO", "succeed"),
+    ("profile", "LETTA_MOCK_PROFILE", "strict"),
+    ("quirks", "LETTA_MOCK_QUIRKS", ""),
     ("config", "LETTA_MOCK_CONFIG", ""),
 )
 
@@ -51,11 +53,21 @@ def letta_mock_config(pytestconfig: pytest.Config) -> MockConfig:
 
     path = _option(pytestconfig, "config")
     base = load_config_file(path) if path else MockConfig()
+    on, off = split_quirks(_option(pytestconfig, "quirks"))
     overrides: dict[str, Any] = {
         "clock": _option(pytestconfig, "clock"),
         "scenario": _option(pytestconfig, "scenario"),
+        "profile": _option(pytestconfig, "profile"),
+        "quirks": on,
+        "no_quirks": off,
     }
     return config_from_mapping(overrides, base) if not path else base
+
+
+def split_quirks(text: str) -> tuple[list[str], list[str]]:
+    """``"a,-b"``: quirks to switch on (``a``) and off (``b``, written with a leading ``-``)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    return [n for n in names if not n.startswith("-")], [n[1:] for n in names if n.startswith("-")]
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,14 @@ class Phase:
 
 @dataclass
 class RunRecord:
+    """A run and what drives it.
+
+    ``error`` is the ``metadata.error`` a run that fails in the background will carry.
+    ``resumes`` marks a cancelled run whose step goes on and will overwrite the cancel
+    (the ``cancel-overwritten-by-completion`` quirk). ``no_step``: the run takes no step
+    (``zero-steps-run``), so it leaves no messages, steps or usage.
+    """
+
     run: dict[str, Any]
     request: dict[str, Any]
     scenario: str
@@ -33,6 +41,9 @@ class RunRecord:
     steps: list[dict[str, Any]] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)
     seq: int = 0
+    error: str | None = None
+    resumes: bool = False
+    no_step: bool = False
 
     @property
     def id(self) -> str:
@@ -49,6 +60,17 @@ class RunRecord:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def settled(self) -> bool:
+        """Terminal, and nothing will change its status again (see ``resumes``)."""
+        return self.terminal and not self.resumes
+
+    @property
+    def duration_ns(self) -> int | None:
+        if self.finished is None:
+            return None
+        return round((self.finished - self.created) * 1e9)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

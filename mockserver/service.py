@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,20 +18,30 @@ from mockserver.clock import Clock, VirtualClock, WallClock, rfc3339
 from mockserver.config import MockConfig
 from mockserver.conversation import MODEL, new_id, shaped, visible
 from mockserver.lifecycle import RunLifecycle
+from mockserver.profiles import background_error, takes_no_step
 from mockserver.records import RunRecord
 from mockserver.scenarios import Scenario, parse_scenario, parse_scenarios
 from mockserver.store.base import Store
 from mockserver.store.memory import MemoryStore
 from mockserver.store.sqlite import SqliteStore
-from schemas.contract import REQUEST_CONFIG_FIELDS, RUN_STATUS, defaults
+from schemas.contract import (
+    REQUEST_CONFIG_FIELDS,
+    RUN_STATUS,
+    STOP_REASON,
+    defaults,
+    initial_values,
+)
 
 log = logging.getLogger("mockserver")
 
-RUN_TYPE = "send_message_async"
-AGENT_TYPE = "letta_v1_agent"
 QUEUE_KEY = "scenario_queue"
 CLOCK_KEY = "virtual_now"
 SWEEP_SECONDS = 0.02
+FAILED_IN_BACKGROUND = "fail"
+ENDS_WITHOUT_STEP = "succeed"
+# Letta 0.16.8 records a run's duration about 1.2 s after the run ends; listings made
+# before that show null.
+LISTED_DURATION_DELAY = 1.2
 
 
 def open_store(config: MockConfig) -> Store:
@@ -86,10 +97,19 @@ class MockService:
             )
         else:
             self.clock = WallClock()
-        self.lifecycle = RunLifecycle(config.phase_timings, per_poll=config.clock == "per-poll")
-        self.callbacks = CallbackDispatcher(config.callback_timeout, config.callback_hosts)
+        self.quirks = config.quirk_set
+        self.lifecycle = RunLifecycle(
+            config.phase_timings, per_poll=config.clock == "per-poll", quirks=self.quirks
+        )
+        self.callbacks = CallbackDispatcher(
+            config.callback_timeout,
+            config.callback_hosts,
+            stamp=self.lifecycle.stamp_end,
+            quirks=self.quirks,
+        )
         self.default_scenario = parse_scenario(config.scenario)
         self._request_defaults = defaults("letta-async-request")
+        self._agent_defaults = defaults("agent-state")
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
         self.seed_agents()
@@ -107,7 +127,7 @@ class MockService:
             {
                 "id": agent_id,
                 "name": body.get("name") or f"mock-agent-{agent_id[6:14]}",
-                "agent_type": body.get("agent_type") or AGENT_TYPE,
+                "agent_type": body.get("agent_type") or self._agent_defaults["agent_type"],
                 "created_at": rfc3339(self.clock.now()),
                 "description": body.get("description"),
                 "system": body.get("system") or "You are a helpful agent (letta-mock).",
@@ -166,7 +186,14 @@ class MockService:
         self, agent_id: str, body: dict[str, Any], scenario: Scenario | None = None
     ) -> dict[str, Any]:
         with self.store.transaction():
-            chosen = scenario if scenario is not None else self._next_scenario()
+            error = self._background_error(agent_id, body)
+            no_step = error is None and takes_no_step(body, self.quirks)
+            if error is not None:  # the run will fail whatever the scenario says
+                chosen = parse_scenario(FAILED_IN_BACKGROUND)
+            elif no_step:  # no LLM call, so nothing a scenario could decide
+                chosen = parse_scenario(ENDS_WITHOUT_STEP)
+            else:
+                chosen = scenario if scenario is not None else self._next_scenario()
             now = self.clock.now()
             run = shaped(
                 "run",
@@ -176,14 +203,33 @@ class MockService:
                     "created_at": rfc3339(now),
                     "agent_id": agent_id,
                     "background": True,
-                    "metadata": {"run_type": RUN_TYPE, "lettuce": None},
+                    "metadata": initial_values("run-metadata"),
                     "request_config": self.request_config(body),
                     "callback_url": body.get("callback_url"),
                 },
             )
             record = self.lifecycle.new_record(run, body, chosen, now)
+            record.error = error
+            record.no_step = no_step
             self.store.add_run(record)
             return dict(record.run)
+
+    def _background_error(self, agent_id: str, body: dict[str, Any]) -> str | None:
+        """What the run will fail with once it runs (see ``profiles``); None: nothing."""
+        agent = self.store.get_agent(agent_id) or {}
+        known_models = {MODEL, str(agent.get("model") or MODEL)}
+        return background_error(
+            body,
+            self.quirks,
+            known_models,
+            self.config.image_hosts,
+            awaits_approval=lambda: self._awaits_approval(agent_id),
+        )
+
+    def _awaits_approval(self, agent_id: str) -> bool:
+        """Whether the agent's last run to end stopped to ask for an approval."""
+        ended = [r for r in self.store.runs(agent_id) if r.terminal]
+        return bool(ended) and ended[-1].run["stop_reason"] == STOP_REASON.requires_approval
 
     def _refresh(self, record: RunRecord, polled: bool = False) -> bool:
         """Move ``record`` along; saves it and sends its callback when it changed."""
@@ -195,9 +241,10 @@ class MockService:
             self._after_end(record)
         return ended
 
-    def _after_end(self, record: RunRecord) -> None:
+    def _after_end(self, record: RunRecord) -> Future[None] | None:
         if record.run.get("callback_url"):
-            self.callbacks.dispatch(record, self.clock.now, self._record_callback)
+            return self.callbacks.dispatch(record, self.clock.now, self._record_callback)
+        return None
 
     def _record_callback(self, run_id: str, outcome: CallbackOutcome) -> None:
         with self.store.transaction():
@@ -234,7 +281,18 @@ class MockService:
         ]
         chosen.sort(key=lambda r: (r.created, r.seq), reverse=query.descending)
         paged = page(chosen, lambda r: r.id, query.before, query.after, query.limit)
-        return None if paged is None else [r.run for r in paged]
+        now = self.clock.now()
+        return None if paged is None else [self._listed(r, now) for r in paged]
+
+    @staticmethod
+    def _listed(record: RunRecord, now: float) -> dict[str, Any]:
+        """A run as a listing shows it: where the run itself leaves its duration out (the
+        ``duration-listing-only`` quirk), with the duration from a moment after its end."""
+        if record.run.get("total_duration_ns") is not None or record.finished is None:
+            return record.run
+        if now < record.finished + LISTED_DURATION_DELAY:
+            return record.run
+        return {**record.run, "total_duration_ns": record.duration_ns}
 
     def run_messages(
         self,
@@ -292,8 +350,9 @@ class MockService:
                     self.store.save_run(target)
                     ended.append(target)
                 answer[run_id] = RUN_STATUS.cancelled
-        for record in ended:
-            self._after_end(record)
+        sending = [f for f in (self._after_end(record) for record in ended) if f is not None]
+        if sending and self.quirks.cancel_answers_after_callback:
+            wait(sending, timeout=self.config.callback_timeout + 1)
         return answer
 
     # -- time -----------------------------------------------------------------------------

@@ -41,6 +41,10 @@ class EnumValues:
 RUN_STATUS = EnumValues("run-status")
 STOP_REASON = EnumValues("stop-reason-type")
 MESSAGE_TYPE = EnumValues("message-type")
+LIST_ORDER = EnumValues("list-order")
+
+LAX_TRUE_VALUES: frozenset[str] = frozenset(raw("lax-boolean")["x-true-values"])
+"""The words a lax boolean reads as true (lower case; compare after trimming and lowering)."""
 
 TERMINAL_STATUSES: frozenset[str] = frozenset(raw("run-status")["x-terminal"])
 STATUS_RANK: dict[str, int] = dict(raw("run-status")["x-order"])
@@ -70,6 +74,17 @@ def fields(name: str) -> tuple[str, ...]:
 def defaults(name: str) -> dict[str, Any]:
     """The documented default of every property of ``name`` that has one."""
     return {k: v["default"] for k, v in raw(name)["properties"].items() if "default" in v}
+
+
+def initial_values(name: str) -> dict[str, Any]:
+    """The required properties of ``name`` with the value each starts with (its ``const`` or
+    ``default``), e.g. a new run's metadata from ``run-metadata.json``."""
+    document = raw(name)
+    return {
+        key: spec.get("const", spec.get("default"))
+        for key, spec in document["properties"].items()
+        if key in document.get("required", ())
+    }
 
 
 RUN_FIELDS = fields("run")

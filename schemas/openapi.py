@@ -88,7 +88,7 @@ def _paths() -> dict[str, Any]:
         _param("before", "query", cursor, "Only items before this id."),
         _param("after", "query", cursor, "Only items after this id."),
         _param("limit", "query", {"type": "integer", "minimum": 1}, "Most items returned."),
-        _param("order", "query", {"enum": ["asc", "desc"]}, "Sort order by creation time."),
+        _param("order", "query", _component_ref("list-order"), "Sort order by creation time."),
     ]
     return {
         "/v1/agents/{agent_id}/messages/async": {

@@ -72,6 +72,14 @@ _Draft202012 = validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
+def _custom_error(error: ValidationError) -> dict[str, str] | None:
+    """The ``x-error`` of the failing schema: ``{rule, message}``, or one such per keyword."""
+    custom = error.schema.get("x-error") if isinstance(error.schema, dict) else None
+    if isinstance(custom, dict) and "rule" not in custom:
+        custom = custom.get(str(error.validator))
+    return custom if isinstance(custom, dict) else None
+
+
 class ContractValidator:
     """Validates instances of one schema in one reading.
 
@@ -104,7 +112,7 @@ class ContractValidator:
 
     def _explain(self, error: ValidationError) -> Iterable[Problem]:
         location: Location = tuple(error.absolute_path)
-        custom = error.schema.get("x-error") if isinstance(error.schema, dict) else None
+        custom = _custom_error(error)
         if custom:
             yield Problem(location, custom["rule"], custom["message"])
             return
@@ -176,8 +184,15 @@ class ContractValidator:
             expected = sorted({str(e.validator_value) for errs in by_branch.values() for e in errs})
             yield Problem(location, "type", f"{instance!r} is not of type {' or '.join(expected)}")
             return
+        # The closest member: one whose schema explains the failure itself (x-error), else
+        # the one with the fewest problems.
         closest = min(
-            by_branch.values(), key=lambda errs: (len(errs), -max(len(e.path) for e in errs))
+            by_branch.values(),
+            key=lambda errs: (
+                not any(_custom_error(e) for e in errs),
+                len(errs),
+                -max(len(e.path) for e in errs),
+            ),
         )
         for sub in closest:
             yield from self._explain(sub)

@@ -9,14 +9,11 @@ from flask import current_app, request
 from mockserver.errors import ApiError, detail, invalid_at
 from mockserver.records import RunRecord
 from mockserver.service import MockService
-from schemas.contract import AGENT_ID, RUN_ID
+from schemas.contract import AGENT_ID, LAX_TRUE_VALUES, LIST_ORDER, RUN_ID
 from schemas.loader import raw
-from schemas.validation import Problem
+from schemas.validation import Problem, validator
 
 EXTENSION = "letta_mock"
-TRUE_WORDS = ("true", "1", "yes", "on", "t", "y")
-FALSE_WORDS = ("false", "0", "no", "off", "f", "n")
-ORDERS = ("asc", "desc")
 
 
 def service() -> MockService:
@@ -51,7 +48,8 @@ def require_agent(agent_id: str) -> dict[str, Any]:
 
 
 def check_run_id(run_id: str) -> None:
-    if not RUN_ID.match(run_id):
+    lenient = service().quirks.run_id_trailing_newline  # "run-…\n" passes, then is not found
+    if not RUN_ID.match(run_id.removesuffix("\n") if lenient else run_id):
         raise detail(
             400,
             f"INVALID_ARGUMENT: Invalid run ID format: {run_id}. Expected format: 'run-<uuid4>'",
@@ -71,9 +69,9 @@ def query_bool(name: str) -> bool | None:
     if value is None:
         return None
     lowered = value.strip().lower()
-    if lowered in TRUE_WORDS:
+    if lowered in LAX_TRUE_VALUES:
         return True
-    if lowered in FALSE_WORDS:
+    if validator("lax-boolean", "server").is_valid(lowered):  # a word that means false
         return False
     raise invalid_at(
         ["query", name], "bool_parsing", f"{name} must be true or false, not {value!r}"
@@ -105,11 +103,12 @@ def query_descending(default_descending: bool) -> bool:
     value = request.args.get("order")
     if value is None or value == "":
         return default_descending
-    if value not in ORDERS:
+    if value not in LIST_ORDER:
+        allowed = " or ".join(repr(v) for v in LIST_ORDER)
         raise invalid_at(
-            ["query", "order"], "literal_error", f"order must be 'asc' or 'desc', not {value!r}"
+            ["query", "order"], "literal_error", f"order must be {allowed}, not {value!r}"
         )
-    return value == "desc"
+    return value == LIST_ORDER.desc
 
 
 def cursor(name: str) -> str | None:

@@ -14,7 +14,7 @@ from mockserver.store.base import StoreFull
 
 
 class MemoryStore:
-    """Keeps at most ``max_runs`` runs; beyond that the oldest terminal runs are evicted.
+    """Keeps at most ``max_runs`` runs; beyond that the oldest settled runs are evicted.
 
     Records are copied in and out, so callers never share state by accident.
     """
@@ -39,7 +39,7 @@ class MemoryStore:
             self._runs[record.id] = copy.deepcopy(record)
 
     def _evict(self, count: int) -> None:
-        victims = [run_id for run_id, r in self._runs.items() if r.terminal][:count]
+        victims = [run_id for run_id, r in self._runs.items() if r.settled][:count]
         if len(victims) < count:
             raise StoreFull(
                 f"the store holds {len(self._runs)} runs (max_runs) and none of them has ended"
@@ -67,7 +67,7 @@ class MemoryStore:
 
     def active_runs(self) -> Iterator[RunRecord]:
         with self._lock:
-            active = [copy.deepcopy(r) for r in self._runs.values() if not r.terminal]
+            active = [copy.deepcopy(r) for r in self._runs.values() if not r.settled]
         return iter(active)
 
     def add_agent(self, agent: dict[str, Any]) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 
 from mockserver.records import RunRecord
 from mockserver.store.base import StoreFull
-from schemas.contract import TERMINAL_STATUSES
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -107,7 +106,7 @@ class SqliteStore:
                 )
             cursor = self._execute(
                 "INSERT INTO runs (id, agent_id, terminal, data) VALUES (?, ?, ?, ?)",
-                (record.id, record.agent_id, int(record.terminal), record.to_json()),
+                (record.id, record.agent_id, int(record.settled), record.to_json()),
             )
             record.seq = int(cursor.lastrowid or 0)
             self.save_run(record)
@@ -115,7 +114,7 @@ class SqliteStore:
     def save_run(self, record: RunRecord) -> None:
         self._execute(
             "UPDATE runs SET terminal = ?, data = ? WHERE id = ?",
-            (int(record.status in TERMINAL_STATUSES), record.to_json(), record.id),
+            (int(record.settled), record.to_json(), record.id),
         )
 
     def get_run(self, run_id: str) -> RunRecord | None:
