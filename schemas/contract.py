@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 from schemas.loader import Reading, raw, schema
@@ -66,6 +67,7 @@ DOCUMENTED_RUN_ID = pattern("run-id", "documented")
 AGENT_ID_LENGTH: int = raw("agent-id")["maxLength"]
 
 
+@cache
 def fields(name: str) -> tuple[str, ...]:
     """The property names of an object schema, in the order the schema lists them."""
     return tuple(raw(name)["properties"])
