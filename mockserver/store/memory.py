@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ class MemoryStore:
         self.max_runs = max_runs
         self._lock = threading.RLock()
         self._runs: OrderedDict[str, RunRecord] = OrderedDict()
+        # Ids of the runs that have not settled, so the sweep never walks the whole store.
+        self._active: dict[str, None] = {}
         self._agents: dict[str, dict[str, Any]] = {}
         self._settings: dict[str, Any] = {}
         self._seq = 0
@@ -37,9 +40,18 @@ class MemoryStore:
             self._seq += 1
             record.seq = self._seq
             self._runs[record.id] = copy.deepcopy(record)
+            self._track(record)
+
+    def _track(self, record: RunRecord) -> None:
+        if record.settled:
+            self._active.pop(record.id, None)
+        else:
+            self._active[record.id] = None
 
     def _evict(self, count: int) -> None:
-        victims = [run_id for run_id, r in self._runs.items() if r.settled][:count]
+        # Oldest first; stops at the count, so the cost is that of the runs passed over.
+        settled = (run_id for run_id, r in self._runs.items() if r.settled)
+        victims = list(itertools.islice(settled, count))
         if len(victims) < count:
             raise StoreFull(
                 f"the store holds {len(self._runs)} runs (max_runs) and none of them has ended"
@@ -51,6 +63,7 @@ class MemoryStore:
         with self._lock:
             if record.id in self._runs:
                 self._runs[record.id] = copy.deepcopy(record)
+                self._track(record)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._lock:
@@ -67,7 +80,7 @@ class MemoryStore:
 
     def active_runs(self) -> Iterator[RunRecord]:
         with self._lock:
-            active = [copy.deepcopy(r) for r in self._runs.values() if not r.settled]
+            active = [copy.deepcopy(self._runs[run_id]) for run_id in self._active]
         return iter(active)
 
     def add_agent(self, agent: dict[str, Any]) -> None:
@@ -90,6 +103,7 @@ class MemoryStore:
     def clear(self) -> None:
         with self._lock:
             self._runs.clear()
+            self._active.clear()
             self._agents.clear()
             self._settings.clear()
 
