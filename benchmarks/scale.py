@@ -1,0 +1,314 @@
+"""How the mock's cost grows with the number of stored runs: memory per run and throughput.
+
+    python -m benchmarks.scale                      # 10k, 100k, 1M runs; memory and SQLite
+    python -m benchmarks.scale --sizes 10000 100000 --stores memory --seconds 5
+
+Each (store, size) cell runs in a fresh child process so memory figures do not mix. The child
+drives one run to completion through the service, then fills the store with copies of it
+(new ids, separately allocated): through ``MemoryStore.add_run`` for the memory store, and by a
+bulk insert into the table ``SqliteStore`` defines for SQLite (its ``add_run`` counts the whole
+table on every insert, so filling a million runs through it would take hours; its per-call cost
+is measured separately). It then serves the store with the mock's app on waitress in the same
+process, with the default configuration (wall clock, background sweep), and drives
+``GET /v1/runs/{id}`` over 10,000 ids drawn from the whole store, then ``POST`` (at capacity,
+so each new run evicts the oldest finished one), with wrk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.processes import cpu_seconds, free_port, own_rss_bytes
+from benchmarks.report import table, verdict, write_results
+from benchmarks.workload import AGENT_ID, AUTH_HEADERS, REALISTIC_BODY, async_path
+from benchmarks.wrk import get_script, post_script, run_wrk
+
+SAMPLED_IDS = 10_000
+ADD_RUN_SAMPLES = 200
+GOAL_BYTES_PER_RUN = 2048
+GOAL_FLATNESS = 0.10
+MEMORY_SHARE = 0.5  # a cell whose projected memory is over this share of MemAvailable is skipped
+
+
+def available_bytes() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _template(service: Any) -> Any:
+    """One run of the realistic request, driven to its end, as the store keeps it."""
+    run = service.create_run(AGENT_ID, dict(REALISTIC_BODY))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        record = service.get_record(run["id"], polled=True)
+        if record is not None and record.terminal:
+            return record
+        time.sleep(0.05)
+    raise RuntimeError("the template run never ended")
+
+
+def _fill_memory(store: Any, template_json: str, template_id: str, size: int) -> list[str]:
+    from mockserver.conversation import new_id
+    from mockserver.records import RunRecord
+
+    wanted = set(random.sample(range(size), min(SAMPLED_IDS, size)))
+    sample: list[str] = []
+    for index in range(size):
+        run_id = new_id("run")
+        store.add_run(RunRecord.from_json(template_json.replace(template_id, run_id)))
+        if index in wanted:
+            sample.append(run_id)
+    return sample
+
+
+def _fill_sqlite(path: str, template: Any, template_json: str, size: int) -> list[str]:
+    from mockserver.conversation import new_id
+
+    wanted = set(random.sample(range(size), min(SAMPLED_IDS, size)))
+    sample: list[str] = []
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("BEGIN")
+        batch: list[tuple[str, str, int, str]] = []
+        for index in range(size):
+            run_id = new_id("run")
+            batch.append((run_id, template.agent_id, 1, template_json.replace(template.id, run_id)))
+            if index in wanted:
+                sample.append(run_id)
+            if len(batch) >= 10_000:
+                connection.executemany(
+                    "INSERT INTO runs (id, agent_id, terminal, data) VALUES (?, ?, ?, ?)", batch
+                )
+                batch.clear()
+        if batch:
+            connection.executemany(
+                "INSERT INTO runs (id, agent_id, terminal, data) VALUES (?, ?, ?, ?)", batch
+            )
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+    return sample
+
+
+def _add_run_cost(service: Any, count: int, budget_seconds: float = 10.0) -> float:
+    """Microseconds per ``create_run`` through the service (no HTTP, no validation).
+
+    At most ``count`` calls and about ``budget_seconds``: at capacity each call evicts.
+    """
+    began = time.perf_counter()
+    done = 0
+    while done < count and (done < 3 or time.perf_counter() - began < budget_seconds):
+        service.create_run(AGENT_ID, dict(REALISTIC_BODY))
+        done += 1
+    return (time.perf_counter() - began) / done * 1e6
+
+
+def measure_cell(store_kind: str, size: int, seconds: float, connections: int) -> dict[str, Any]:
+    """Runs in the child: fill, measure, serve, drive, report."""
+    from waitress.server import create_server
+
+    from mockserver import MockConfig, create_app
+    from mockserver.service import MockService
+
+    folder = tempfile.mkdtemp(prefix="letta-scale-")
+    sqlite_path = os.path.join(folder, "runs.sqlite") if store_kind == "sqlite" else None
+    config = MockConfig(
+        agents=[AGENT_ID],
+        store=store_kind,  # type: ignore[arg-type]
+        sqlite_path=sqlite_path,
+        max_runs=size + 1,
+        port=free_port(),
+    )
+    service = MockService(config)
+    template = _template(service)
+    template_json = template.to_json()
+    gc.collect()
+    rss_before = own_rss_bytes()
+    began = time.perf_counter()
+    if store_kind == "memory":
+        sample = _fill_memory(service.store, template_json, template.id, size)
+    else:
+        assert sqlite_path is not None
+        sample = _fill_sqlite(sqlite_path, template, template_json, size)
+    fill_seconds = time.perf_counter() - began
+    gc.collect()
+    rss_after = own_rss_bytes()
+    disk = 0
+    if sqlite_path:
+        disk = sum(
+            os.path.getsize(p) for p in (sqlite_path, sqlite_path + "-wal") if os.path.exists(p)
+        )
+    app = create_app(service=service)
+    server = create_server(app, host="127.0.0.1", port=config.port, threads=config.threads)
+    threading.Thread(target=server.run, daemon=True).start()
+    base_url = f"http://127.0.0.1:{config.port}"
+    pid = os.getpid()
+    get = get_script([f"/v1/runs/{run_id}" for run_id in sample], AUTH_HEADERS)
+    post = post_script(async_path(), json.dumps(REALISTIC_BODY), AUTH_HEADERS)
+    cells: dict[str, Any] = {}
+    create_us = 0.0
+    for name, script in (("get", get), ("post", post)):
+        if name == "post":  # after the GETs: the runs this creates evict sampled ones
+            create_us = _add_run_cost(service, ADD_RUN_SAMPLES)
+        cpu_before = cpu_seconds(pid)
+        result = run_wrk(base_url, script, connections=connections, seconds=seconds)
+        spent = cpu_seconds(pid) - cpu_before
+        cells[name] = {
+            **result.as_dict(),
+            "cpu_us_per_req": spent / result.requests * 1e6 if result.requests else None,
+        }
+    return {
+        "store": store_kind,
+        "size": size,
+        "fill_seconds": round(fill_seconds, 1),
+        "bytes_per_run_rss": (rss_after - rss_before) / size,
+        "bytes_per_run_disk": disk / size if disk else None,
+        "create_run_us": round(create_us, 1),
+        "get": cells["get"],
+        "post": cells["post"],
+    }
+
+
+def run_child(store_kind: str, size: int, args: argparse.Namespace) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.scale",
+        "--child",
+        store_kind,
+        str(size),
+        "--seconds",
+        str(args.seconds),
+        "--connections",
+        str(args.connections),
+    ]
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=args.cell_timeout, check=False
+    )
+    for line in completed.stdout.splitlines():
+        if line.startswith("SCALE-JSON "):
+            result: dict[str, Any] = json.loads(line.removeprefix("SCALE-JSON "))
+            return result
+    raise RuntimeError(
+        f"{store_kind} {size}: no figures (exit {completed.returncode}): {completed.stderr[-2000:]}"
+    )
+
+
+def flatness(rows: list[dict[str, Any]], store_kind: str, endpoint: str) -> float | None:
+    """Throughput at the largest size relative to the smallest, minus one."""
+    mine = sorted((r for r in rows if r["store"] == store_kind), key=lambda r: r["size"])
+    if len(mine) < 2:
+        return None
+    first = mine[0][endpoint]["requests_per_second"]
+    last = mine[-1][endpoint]["requests_per_second"]
+    return round(last / first - 1, 3) if first else None
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.scale")
+    parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000])
+    parser.add_argument(
+        "--stores", nargs="+", default=["memory", "sqlite"], choices=["memory", "sqlite"]
+    )
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--cell-timeout", type=float, default=1200.0, help="seconds per cell, at most"
+    )
+    parser.add_argument("--child", nargs=2, metavar=("STORE", "SIZE"), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        figures = measure_cell(args.child[0], int(args.child[1]), args.seconds, args.connections)
+        print("SCALE-JSON " + json.dumps(figures), flush=True)
+        os._exit(0)  # the server thread and the sweep need no orderly shutdown
+    rows: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for store_kind in args.stores:
+        per_run = 0.0
+        for size in sorted(args.sizes):
+            projected = per_run * size
+            if projected > available_bytes() * MEMORY_SHARE:
+                skipped.append(
+                    f"{store_kind} with {size:,} runs: projected {projected / 2**30:.1f} GiB "
+                    f"({per_run:,.0f} B/run) is over {MEMORY_SHARE:.0%} of available memory"
+                )
+                print("skipped: " + skipped[-1], file=sys.stderr)
+                continue
+            print(f"measuring {store_kind} with {size:,} runs ...", file=sys.stderr, flush=True)
+            rows.append(run_child(store_kind, size, args))
+            per_run = max(per_run, rows[-1]["bytes_per_run_rss"])
+    shown = [
+        {
+            "store": r["store"],
+            "runs": r["size"],
+            "fill_s": r["fill_seconds"],
+            "bytes/run (RSS)": r["bytes_per_run_rss"],
+            "bytes/run (disk)": r["bytes_per_run_disk"],
+            "create_run_us": r["create_run_us"],
+            "GET rps": r["get"]["requests_per_second"],
+            "GET p99 ms": r["get"]["p99_ms"],
+            "GET cpu us/req": r["get"]["cpu_us_per_req"],
+            "POST rps": r["post"]["requests_per_second"],
+            "POST p99 ms": r["post"]["p99_ms"],
+            "errors": r["get"]["non_2xx_3xx"]
+            + r["post"]["non_2xx_3xx"]
+            + r["get"]["socket_errors"]
+            + r["post"]["socket_errors"],
+        }
+        for r in rows
+    ]
+    print(table(shown, list(shown[0]) if shown else []))
+    for line in skipped:
+        print("skipped: " + line)
+    goals: list[dict[str, Any]] = []
+    for store_kind in args.stores:
+        for endpoint in ("get", "post"):
+            change = flatness(rows, store_kind, endpoint)
+            goals.append(
+                {
+                    "goal": f"{endpoint.upper()} rps {store_kind}, largest vs smallest size",
+                    "target": f"within {GOAL_FLATNESS:.0%}",
+                    "measured": None if change is None else f"{change:+.1%}",
+                    "verdict": verdict(None if change is None else abs(change) <= GOAL_FLATNESS),
+                }
+            )
+    for r in rows:
+        if r["store"] == "memory":
+            goals.append(
+                {
+                    "goal": f"bytes per stored run in memory ({r['size']:,} runs)",
+                    "target": f"< {GOAL_BYTES_PER_RUN}",
+                    "measured": round(r["bytes_per_run_rss"]),
+                    "verdict": verdict(r["bytes_per_run_rss"] < GOAL_BYTES_PER_RUN),
+                }
+            )
+    print()
+    print(table(goals, ["goal", "target", "measured", "verdict"]))
+    path = write_results(
+        "scale", {"settings": vars(args), "results": rows, "skipped": skipped, "goals": goals}
+    )
+    print(f"\nwritten: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Driving ``wrk`` with generated Lua scripts and reading its figures back as JSON.
+
+Each script ends with a ``done`` hook that prints one ``WRK-JSON`` line (requests, errors,
+latency percentiles in microseconds), so nothing depends on wrk's human-readable output.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.processes import MissingTool
+
+_DONE_HOOK = r"""
+done = function(summary, latency, requests)
+  io.write(string.format(
+    'WRK-JSON {"requests":%d,"duration_us":%d,"bytes":%d,' ..
+    '"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,' ..
+    '"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f}\n',
+    summary.requests, summary.duration, summary.bytes,
+    summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.status, summary.errors.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean))
+end
+"""
+
+
+def _lua_string(text: str) -> str:
+    """``text`` as a Lua long-bracket literal that cannot be closed by its own content."""
+    level = 0
+    while f"]{'=' * level}]" in text:
+        level += 1
+    return f"[{'=' * level}[{text}]{'=' * level}]"
+
+
+def _headers_lua(headers: Mapping[str, str]) -> str:
+    return "".join(
+        f"wrk.headers[ {_lua_string(k)} ] = {_lua_string(v)}\n" for k, v in headers.items()
+    )
+
+
+def post_script(path: str, body: str, headers: Mapping[str, str]) -> str:
+    """Every request: ``POST path`` with ``body`` as JSON."""
+    return (
+        'wrk.method = "POST"\n'
+        f"wrk.path = {_lua_string(path)}\n"
+        f"wrk.body = {_lua_string(body)}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n' + _headers_lua(headers) + _DONE_HOOK
+    )
+
+
+def get_script(paths: Sequence[str], headers: Mapping[str, str]) -> str:
+    """Requests spread round-robin over ``paths``; each wrk thread starts at its own offset."""
+    listed = ",\n".join(_lua_string(p) for p in paths)
+    return (
+        f"local paths = {{\n{listed}\n}}\n"
+        "local n = #paths\n"
+        "local i = 0\n"
+        "local threads = 0\n"
+        "setup = function(thread) threads = threads + 1; thread:set('offset', threads * 7919) end\n"
+        "init = function(args) i = (offset or 0) % n end\n"
+        + _headers_lua(headers)
+        + "request = function()\n"
+        "  i = i % n + 1\n"
+        '  return wrk.format("GET", paths[i])\n'
+        "end\n" + _DONE_HOOK
+    )
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """What one wrk run measured."""
+
+    requests: int
+    seconds: float
+    requests_per_second: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    mean_ms: float
+    socket_errors: int
+    timeouts: int
+    non_2xx_3xx: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def wrk_binary() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise MissingTool(
+            "wrk is not installed; on Debian/Ubuntu: apt-get update && apt-get install -y wrk"
+        )
+    return found
+
+
+def wrk_version() -> str:
+    completed = subprocess.run(
+        [wrk_binary(), "-v"], capture_output=True, text=True, timeout=10, check=False
+    )
+    return (completed.stdout + completed.stderr).splitlines()[0].strip()
+
+
+def run_wrk(
+    base_url: str,
+    script: str,
+    *,
+    connections: int,
+    seconds: float,
+    threads: int = 1,
+    request_timeout: float = 5.0,
+) -> WrkResult:
+    """Run wrk once against ``base_url`` with ``script``; bounded by ``seconds`` plus a margin."""
+    with tempfile.TemporaryDirectory(prefix="letta-bench-") as folder:
+        script_path = Path(folder) / "load.lua"
+        script_path.write_text(script)
+        argv = [
+            wrk_binary(),
+            f"-t{min(threads, connections)}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            f"--timeout={max(1, round(request_timeout))}s",
+            "-s",
+            str(script_path),
+            base_url,
+        ]
+        completed = subprocess.run(
+            argv, capture_output=True, text=True, timeout=seconds + 60, check=False
+        )
+    for line in completed.stdout.splitlines():
+        if line.startswith("WRK-JSON "):
+            raw = json.loads(line.removeprefix("WRK-JSON "))
+            break
+    else:
+        raise RuntimeError(
+            f"wrk printed no figures (exit {completed.returncode}): {completed.stderr.strip()}"
+        )
+    duration = raw["duration_us"] / 1e6
+    return WrkResult(
+        requests=raw["requests"],
+        seconds=round(duration, 3),
+        requests_per_second=round(raw["requests"] / duration, 1) if duration else 0.0,
+        p50_ms=raw["p50_us"] / 1000,
+        p90_ms=raw["p90_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        max_ms=raw["max_us"] / 1000,
+        mean_ms=round(raw["mean_us"] / 1000, 3),
+        socket_errors=raw["connect"] + raw["read"] + raw["write"],
+        timeouts=raw["timeout"],
+        non_2xx_3xx=raw["status"],
+    )
