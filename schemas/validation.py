@@ -21,6 +21,9 @@ from schemas.loader import Reading, Schema, name_of, registry, resolved, schema
 
 Location = tuple[str | int, ...]
 
+# A 422 explains at most this many problems: explaining is the costly part of a bad request.
+MAX_PROBLEMS = 50
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -101,14 +104,25 @@ class ContractValidator:
     def is_valid(self, instance: Any) -> bool:
         return bool(self._fast.is_valid(instance))
 
-    def problems(self, instance: Any) -> list[Problem]:
+    def problems(self, instance: Any, limit: int = MAX_PROBLEMS) -> list[Problem]:
+        """Where and why ``instance`` is invalid; at most ``limit`` problems, then a note.
+
+        Errors are found lazily, so a body with thousands of bad items costs no more to
+        explain than one with ``limit`` of them.
+        """
         if self._fast.is_valid(instance):
             return []
-        found: list[Problem] = []
+        found: dict[Problem, None] = {}
         for error in self._validator.iter_errors(instance):
-            found.extend(self._explain(error))
-        unique = list(dict.fromkeys(found))
-        return sorted(unique, key=lambda p: [str(part) for part in p.location])
+            found.update(dict.fromkeys(self._explain(error)))
+            if len(found) >= limit:
+                break
+        listed = sorted(found, key=lambda p: [str(part) for part in p.location])[:limit]
+        if len(found) >= limit:
+            listed.append(
+                Problem((), "too_many_problems", f"only the first {limit} problems are listed")
+            )
+        return listed
 
     def _explain(self, error: ValidationError) -> Iterable[Problem]:
         location: Location = tuple(error.absolute_path)

@@ -121,3 +121,12 @@ def test_a_problem_becomes_a_detail_item_that_is_a_valid_validation_error(
     assert item["loc"] == ["body", "messages", 0, "role"]
     assert item["type"] == "enum"
     assert validator("validation-error", reading).problems(item) == []
+
+
+def test_a_body_with_thousands_of_problems_is_explained_by_its_first_fifty_and_a_note() -> None:
+    from schemas.validation import MAX_PROBLEMS
+
+    problems = validator("letta-async-request", "server").problems({"messages": [{}] * 20_000})
+    assert len(problems) == MAX_PROBLEMS + 1
+    assert problems[-1].rule == "too_many_problems"
+    assert all(p.location[0] == "messages" for p in problems[:-1])
