@@ -23,6 +23,8 @@ Location = tuple[str | int, ...]
 
 # A 422 explains at most this many problems: explaining is the costly part of a bad request.
 MAX_PROBLEMS = 50
+# ... and each problem's message is at most this many characters.
+MAX_MESSAGE = 300
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,14 @@ class Problem:
     location: Location
     rule: str
     message: str
+
+    def __post_init__(self) -> None:
+        # Messages quote the offending value first and say what is wrong last; a huge value
+        # must not make a huge answer, so its middle goes.
+        if len(self.message) > MAX_MESSAGE:
+            half = (MAX_MESSAGE - 3) // 2
+            shortened = f"{self.message[:half]} … {self.message[-half:]}"
+            object.__setattr__(self, "message", shortened)
 
     def as_dict(self, prefix: Location = ()) -> dict[str, Any]:
         """The ``{loc, msg, type}`` item of a 422 ``detail`` list."""

@@ -130,3 +130,13 @@ def test_a_body_with_thousands_of_problems_is_explained_by_its_first_fifty_and_a
     assert len(problems) == MAX_PROBLEMS + 1
     assert problems[-1].rule == "too_many_problems"
     assert all(p.location[0] == "messages" for p in problems[:-1])
+
+
+def test_a_problem_quotes_a_huge_value_only_in_part() -> None:
+    from schemas.validation import MAX_MESSAGE
+
+    problems = validator("letta-async-request", "server").problems({"messages": "z" * 900_000})
+    assert problems
+    assert all(len(p.message) <= MAX_MESSAGE for p in problems)
+    assert problems[0].location == ("messages",)
+    assert problems[0].message.endswith("is not of type 'array', 'null'")
