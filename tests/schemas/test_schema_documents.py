@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from jsonschema import Draft202012Validator
 from referencing.exceptions import Unresolvable
+from schema_refs import refs_in
 
 import fixtures
 from schemas import READINGS, Reading, names, raw, registry, resolved, schema, uri, validator
@@ -16,18 +14,6 @@ from schemas.loader import SERVER_ANNOTATION, annotated
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 EVERY_SCHEMA = names()
 EVERY_READING = [(name, reading) for name in EVERY_SCHEMA for reading in READINGS]
-
-
-def refs_in(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                yield value
-            else:
-                yield from refs_in(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from refs_in(item)
 
 
 def reading_id(case: tuple[str, Reading]) -> str:

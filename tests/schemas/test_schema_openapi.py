@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
 import pytest
 from openapi_spec_validator import validate
+from schema_refs import refs_in
 
 from schemas import raw
 from schemas.openapi import build_openapi
@@ -76,18 +76,6 @@ def document() -> dict[str, Any]:
 def components() -> dict[str, Any]:
     schemas: dict[str, Any] = document()["components"]["schemas"]
     return schemas
-
-
-def refs_in(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                yield value
-            else:
-                yield from refs_in(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from refs_in(item)
 
 
 def test_the_openapi_document_passes_the_openapi_spec_validator() -> None:
