@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, request
@@ -66,34 +67,30 @@ def retrieve_run(run_id: str) -> dict[str, Any]:
     return require_run(run_id, polled=True).run
 
 
-@runs.get("/v1/runs/<run_id>/messages")
-def run_messages(run_id: str) -> list[dict[str, Any]]:
-    record = require_run(run_id)
-    found = service().run_messages(
-        record,
+def _page_of(
+    listing: Callable[..., list[dict[str, Any]] | None], run_id: str, descending: bool
+) -> list[dict[str, Any]]:
+    """One page of a run's messages or steps, from the query's cursors, limit and order."""
+    found = listing(
+        require_run(run_id),
         cursor("before"),
         cursor("after"),
         query_int("limit", DEFAULT_LIMIT, 1),
-        query_descending(False),
+        query_descending(descending),
     )
     if found is None:
         raise _unknown_cursor()
     return found
+
+
+@runs.get("/v1/runs/<run_id>/messages")
+def run_messages(run_id: str) -> list[dict[str, Any]]:
+    return _page_of(service().run_messages, run_id, descending=False)
 
 
 @runs.get("/v1/runs/<run_id>/steps")
 def run_steps(run_id: str) -> list[dict[str, Any]]:
-    record = require_run(run_id)
-    found = service().run_steps(
-        record,
-        cursor("before"),
-        cursor("after"),
-        query_int("limit", DEFAULT_LIMIT, 1),
-        query_descending(True),
-    )
-    if found is None:
-        raise _unknown_cursor()
-    return found
+    return _page_of(service().run_steps, run_id, descending=True)
 
 
 @runs.get("/v1/runs/<run_id>/usage")
