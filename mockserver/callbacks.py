@@ -12,11 +12,12 @@ from urllib.parse import urlsplit
 
 from mockserver.clock import rfc3339
 from mockserver.compat import DEFAULT_PROFILE, Quirks, resolve
-from mockserver.conversation import shaped, visible
+from mockserver.conversation import RunOutput, shaped, visible
 from mockserver.records import RunRecord
 from schemas.contract import tag_of
 
 Stamp = Callable[[float], str]
+Output = Callable[[RunRecord], RunOutput]
 RESULT_MESSAGE_LIMIT = 100
 
 
@@ -27,17 +28,17 @@ class CallbackOutcome:
     error: str | None
 
 
-def callback_result(record: RunRecord) -> dict[str, Any]:
+def callback_result(record: RunRecord, output: RunOutput) -> dict[str, Any]:
     """What the run left behind, as the callback's ``metadata.result`` (callback-payload.json)."""
     run = record.run
     include = (run.get("request_config") or {}).get("include_return_message_types")
-    usage = record.usage or {}
+    usage = output.usage
     stop_tag = tag_of("letta-stop-reason", "message_type")
     usage_tag = tag_of("letta-usage-statistics", "message_type")
     return shaped(
         "callback-result",
         {
-            "messages": visible(record.messages, include)[:RESULT_MESSAGE_LIMIT],
+            "messages": visible(output.messages, include)[:RESULT_MESSAGE_LIMIT],
             "stop_reason": shaped(
                 "letta-stop-reason", {"message_type": stop_tag, "stop_reason": run["stop_reason"]}
             ),
@@ -48,7 +49,7 @@ def callback_result(record: RunRecord) -> dict[str, Any]:
                     "completion_tokens": usage.get("completion_tokens", 0),
                     "prompt_tokens": usage.get("prompt_tokens", 0),
                     "total_tokens": usage.get("total_tokens", 0),
-                    "step_count": len(record.steps),
+                    "step_count": len(output.steps),
                 },
             ),
         },
@@ -56,13 +57,17 @@ def callback_result(record: RunRecord) -> dict[str, Any]:
 
 
 def callback_payload(
-    record: RunRecord, sent_at: float, stamp: Stamp = rfc3339, quirks: Quirks | None = None
+    record: RunRecord,
+    output: RunOutput,
+    sent_at: float,
+    stamp: Stamp = rfc3339,
+    quirks: Quirks | None = None,
 ) -> dict[str, Any]:
     """The body POSTed to the run's ``callback_url``; ``completed_at`` is the sending time."""
     in_force = quirks if quirks is not None else resolve(DEFAULT_PROFILE)
     metadata = dict(record.run.get("metadata") or {})
     if in_force.callback_result_metadata:
-        metadata["result"] = callback_result(record)
+        metadata["result"] = callback_result(record, output)
     return shaped(
         "callback-payload",
         {
@@ -103,12 +108,14 @@ class CallbackDispatcher:
         self,
         timeout: float,
         allowed_hosts: Iterable[str],
+        output: Output,
         workers: int = 4,
         stamp: Stamp = rfc3339,
         quirks: Quirks | None = None,
     ) -> None:
         self.timeout = timeout
         self.allowed_hosts = list(allowed_hosts)
+        self.output = output
         self.stamp = stamp
         self.quirks = quirks
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="letta-mock-cb")
@@ -152,7 +159,9 @@ class CallbackDispatcher:
             try:
                 answer = requests.post(
                     url,
-                    json=callback_payload(record, sent_at, self.stamp, self.quirks),
+                    json=callback_payload(
+                        record, self.output(record), sent_at, self.stamp, self.quirks
+                    ),
                     timeout=self.timeout,
                     allow_redirects=False,
                 )

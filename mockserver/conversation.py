@@ -6,6 +6,8 @@ schema names (absent ones as null).
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -45,6 +47,28 @@ CONTEXT_WINDOW = 128_000
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4()}"
+
+
+class RunIds:
+    """The ids of what one run leaves behind, drawn in order from the run's own id.
+
+    The same run always yields the same messages, steps and tool calls, so they are derived
+    again whenever they are asked for instead of being stored with the run. Each id is a
+    well-formed version-4 UUID taken from a hash of the run id and a counter.
+    """
+
+    def __init__(self, run_id: str) -> None:
+        self._seed = run_id.encode()
+        self._counter = itertools.count()
+
+    def uuid4(self) -> str:
+        digest = hashlib.blake2b(
+            self._seed + b"/" + str(next(self._counter)).encode(), digest_size=16
+        ).digest()
+        return str(uuid.UUID(bytes=digest, version=4))
+
+    def new(self, prefix: str) -> str:
+        return f"{prefix}-{self.uuid4()}"
 
 
 def shaped(schema_name: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -126,16 +150,17 @@ class Conversation:
     agent_id: str
     request: dict[str, Any]
     moment: float
+    ids: RunIds
     steps: list[StepDraft] = field(default_factory=list)
 
     def _message(self, message_type: str, step_id: str | None, **values: Any) -> dict[str, Any]:
         return shaped(
             MESSAGE_SCHEMAS[message_type],
             {
-                "id": new_id("message"),
+                "id": self.ids.new("message"),
                 "date": rfc3339_seconds(self.moment),
                 "message_type": message_type,
-                "otid": str(uuid.uuid4()),
+                "otid": self.ids.uuid4(),
                 "step_id": step_id,
                 "run_id": self.run_id,
                 **values,
@@ -178,7 +203,7 @@ class Conversation:
                         step_id,
                         content=body,
                         name=item.get("name"),
-                        otid=item.get("otid") or str(uuid.uuid4()),
+                        otid=item.get("otid") or self.ids.uuid4(),
                         sender_id=item.get("sender_id"),
                     )
                 )
@@ -203,7 +228,7 @@ class Conversation:
     def tool_call(
         self, step_id: str, message_type: str, name: str, args: dict[str, Any]
     ) -> dict[str, Any]:
-        call = {"name": name, "arguments": json.dumps(args), "tool_call_id": new_id("call")}
+        call = {"name": name, "arguments": json.dumps(args), "tool_call_id": self.ids.new("call")}
         return self._message(message_type, step_id, tool_call=call, tool_calls=[call])
 
     def assistant(self, step_id: str, text: str) -> dict[str, Any]:
@@ -237,7 +262,7 @@ def _complete(conv: Conversation, scenario: Scenario, said: str) -> list[StepDra
     reason = scenario.stop_reason or STOP_REASON.end_turn
     first = StepDraft(stop_reason=reason)
     steps = [first]
-    step_id = new_id("step")
+    step_id = conv.ids.new("step")
     first.messages.extend(conv.received(step_id))
     reply = reply_to(said)
     if reason == STOP_REASON.max_steps:
@@ -247,7 +272,7 @@ def _complete(conv: Conversation, scenario: Scenario, said: str) -> list[StepDra
             if index:
                 steps[-1].stop_reason = None  # only the last step says why the run stopped
                 steps.append(draft)
-            sid = step_id if index == 0 else new_id("step")
+            sid = step_id if index == 0 else conv.ids.new("step")
             draft.messages.append(conv.reasoning(sid, f"Searching again (step {index + 1})."))
             call = conv.tool_call(sid, "tool_call_message", "conversation_search", {"query": said})
             draft.messages.append(call)
@@ -285,7 +310,7 @@ def _complete(conv: Conversation, scenario: Scenario, said: str) -> list[StepDra
         first.stop_reason = None
         second = StepDraft(stop_reason=reason)
         steps.append(second)
-        sid = new_id("step")
+        sid = conv.ids.new("step")
         second.messages.append(conv.reasoning(sid, "I have what I need; answering."))
         second.messages.append(conv.assistant(sid, reply))
         return steps
@@ -329,13 +354,13 @@ def run_output(
     ran: bool,
     no_step: bool = False,
 ) -> RunOutput:
-    """What a run leaves behind once it ends.
+    """What a run leaves behind once it ends; the same arguments give the same output.
 
     Completed runs keep their messages. Failed and cancelled ones keep none (the server
     stores a step's messages only when the step succeeds), but record the step that broke.
     A run that takes no step (``no_step``) leaves nothing, not even the user's message.
     """
-    conv = Conversation(run_id, agent_id, request, moment)
+    conv = Conversation(run_id, agent_id, request, moment, RunIds(run_id))
     said = user_text(request)
     if no_step:
         drafts: list[StepDraft] = []
@@ -349,7 +374,7 @@ def run_output(
     steps: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
     for draft in drafts:
-        step_id = draft.messages[0]["step_id"] if draft.messages else new_id("step")
+        step_id = draft.messages[0]["step_id"] if draft.messages else conv.ids.new("step")
         kept = draft.messages if draft.status == STEP_SUCCESS else []
         messages.extend(kept)
         steps.append(

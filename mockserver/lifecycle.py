@@ -19,7 +19,7 @@ from typing import Any
 from mockserver.clock import naive_utc, rfc3339
 from mockserver.compat import DEFAULT_PROFILE, Quirks, resolve
 from mockserver.config import Timings
-from mockserver.conversation import failure_text, planned_steps, run_output
+from mockserver.conversation import RunOutput, failure_text, planned_steps, run_output
 from mockserver.records import Phase, RunRecord
 from mockserver.scenarios import Scenario, parse_scenario
 from schemas.contract import RUN_STATUS, STATUS_RANK, STOP_REASON
@@ -125,23 +125,25 @@ class RunLifecycle:
         if overwrites:  # the cancel set completed_at; the late end leaves it alone
             record.run["completed_at"] = cancelled_at
 
-    def _finish(self, record: RunRecord, status: str, stop_reason: str, moment: float) -> None:
-        scenario = parse_scenario(record.scenario)
-        moment = max(moment, record.created)
-        output = run_output(
+    @staticmethod
+    def output(record: RunRecord) -> RunOutput:
+        """The messages, steps and usage the run has left so far (none before it ends)."""
+        if record.finished is None or not record.terminal:
+            return RunOutput([], [], {})
+        return run_output(
             record.id,
             record.agent_id,
             record.request,
-            scenario,
-            status,
-            stop_reason,
-            moment,
+            parse_scenario(record.scenario),
+            record.status,
+            str(record.run["stop_reason"]),
+            record.finished,
             ran=record.running_since is not None,
             no_step=record.no_step,
         )
-        record.messages = output.messages
-        record.steps = output.steps
-        record.usage = output.usage
+
+    def _finish(self, record: RunRecord, status: str, stop_reason: str, moment: float) -> None:
+        moment = max(moment, record.created)
         record.finished = moment
         run = record.run
         duration_ns = round((moment - record.created) * 1e9)

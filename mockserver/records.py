@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import marshal
+from dataclasses import dataclass
 from typing import Any
 
 from schemas.contract import TERMINAL_STATUSES
@@ -21,8 +22,9 @@ class Phase:
 class RunRecord:
     """A run and what drives it.
 
-    ``error`` is the ``metadata.error`` a run that fails in the background will carry.
-    ``resumes`` marks a cancelled run whose step goes on and will overwrite the cancel
+    What a run leaves behind (messages, steps, usage) is not kept: it follows from these
+    fields (``RunLifecycle.output``). ``error`` is the ``metadata.error`` a run that fails in
+    the background will carry. ``resumes`` marks a cancelled run whose step goes on and will overwrite the cancel
     (the ``cancel-overwritten-by-completion`` quirk). ``no_step``: the run takes no step
     (``zero-steps-run``), so it leaves no messages, steps or usage.
     """
@@ -37,9 +39,6 @@ class RunRecord:
     created: float = 0.0
     running_since: float | None = None
     finished: float | None = None
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    usage: dict[str, Any] = field(default_factory=dict)
     seq: int = 0
     error: str | None = None
     resumes: bool = False
@@ -72,11 +71,60 @@ class RunRecord:
             return None
         return round((self.finished - self.created) * 1e9)
 
+    def due(self) -> float | None:
+        """When the plan makes the run end (a clock reading); None when it never ends by
+        itself or has settled.
+
+        Phases in between need no visit: whoever looks at the run brings it up to date. The
+        sum is made in the order ``RunLifecycle.advance`` makes it, so both agree exactly.
+        """
+        if self.settled:
+            return None
+        moment = self.phase_started
+        for index in range(self.phase, len(self.plan) - 1):
+            length = self.plan[index].length
+            if length is None:
+                return None
+            moment += length
+            if self.plan[index + 1].status in TERMINAL_STATUSES:
+                return moment
+        return None
+
+    def _values(self) -> list[Any]:
+        return [
+            self.run,
+            self.request,
+            self.scenario,
+            [[p.status, p.length] for p in self.plan],
+            self.phase,
+            self.phase_started,
+            self.polls_in_phase,
+            self.created,
+            self.running_since,
+            self.finished,
+            self.seq,
+            self.error,
+            self.resumes,
+            self.no_step,
+        ]
+
+    @classmethod
+    def _from_values(cls, values: list[Any]) -> RunRecord:
+        run, request, scenario, plan, *rest = values
+        return cls(run, request, scenario, [Phase(s, n) for s, n in plan], *rest)
+
+    def to_bytes(self) -> bytes:
+        """A compact, exact copy for a store in this process (not a file format)."""
+        return marshal.dumps(self._values())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RunRecord:
+        return cls._from_values(marshal.loads(data))
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        """The record as JSON, for stores that outlive the process."""
+        return json.dumps(self._values(), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> RunRecord:
-        data = json.loads(text)
-        data["plan"] = [Phase(**phase) for phase in data["plan"]]
-        return cls(**data)
+        return cls._from_values(json.loads(text))

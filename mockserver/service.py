@@ -104,6 +104,7 @@ class MockService:
         self.callbacks = CallbackDispatcher(
             config.callback_timeout,
             config.callback_hosts,
+            output=self.lifecycle.output,
             stamp=self.lifecycle.stamp_end,
             quirks=self.quirks,
         )
@@ -303,7 +304,7 @@ class MockService:
         descending: bool,
     ) -> list[dict[str, Any]] | None:
         include = (record.run.get("request_config") or {}).get("include_return_message_types")
-        items = visible(record.messages, include)
+        items = visible(self.lifecycle.output(record).messages, include)
         if descending:
             items.reverse()
         return page(items, lambda m: str(m["id"]), before, after, limit)
@@ -316,12 +317,14 @@ class MockService:
         limit: int,
         descending: bool,
     ) -> list[dict[str, Any]] | None:
-        items = list(reversed(record.steps)) if descending else list(record.steps)
+        steps = self.lifecycle.output(record).steps
+        items = list(reversed(steps)) if descending else steps
         return page(items, lambda s: str(s["id"]), before, after, limit)
 
     def run_usage(self, record: RunRecord) -> dict[str, Any]:
-        if record.usage:
-            return dict(record.usage)
+        usage = self.lifecycle.output(record).usage
+        if usage:
+            return usage
         return shaped(
             "usage-statistics", {"completion_tokens": 0, "prompt_tokens": 0, "total_tokens": 0}
         )
@@ -366,10 +369,10 @@ class MockService:
         return moved
 
     def sweep(self) -> int:
-        """Bring every active run up to date; returns how many ended."""
+        """Bring every run whose phase has run out up to date; returns how many ended."""
         ended = 0
         with self.store.transaction():
-            for record in self.store.active_runs():
+            for record in self.store.due_runs(self.clock.now()):
                 if self._refresh(record):
                     ended += 1
         return ended

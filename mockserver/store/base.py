@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -38,7 +37,9 @@ class Store(Protocol):
         """Runs in creation order, oldest first."""
         ...
 
-    def active_runs(self) -> Iterator[RunRecord]: ...
+    def due_runs(self, now: float) -> list[RunRecord]:
+        """The unsettled runs whose current phase ends by the clock at or before ``now``."""
+        ...
 
     def add_agent(self, agent: dict[str, Any]) -> None: ...
 

@@ -7,6 +7,7 @@ Each thread uses its own connection. ``transaction()`` takes SQLite's write lock
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -16,20 +17,33 @@ from typing import Any
 from mockserver.records import RunRecord
 from mockserver.store.base import StoreFull
 
+# ``settled``: nothing will change the run again (evictable); ``due``: when its current phase
+# ends by the clock (NULL: not by the clock, or settled). ``counts`` holds the number of runs,
+# so that an insert need not count the table.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     agent_id TEXT NOT NULL,
-    terminal INTEGER NOT NULL,
+    settled INTEGER NOT NULL,
+    due REAL,
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_agent ON runs (agent_id, seq);
-CREATE INDEX IF NOT EXISTS runs_terminal ON runs (terminal, seq);
+CREATE INDEX IF NOT EXISTS runs_settled ON runs (settled, seq);
+CREATE INDEX IF NOT EXISTS runs_due ON runs (due) WHERE due IS NOT NULL;
+CREATE TABLE IF NOT EXISTS counts (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO counts (name, value) VALUES ('runs', 0);
 CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# PRAGMA user_version of the files this version writes; other versions' files are refused.
+FORMAT = 2
 BUSY_TIMEOUT_MS = 30_000
+
+
+class IncompatibleFile(ValueError):
+    """The SQLite file was written by another version of the mock."""
 
 
 class SqliteStore:
@@ -39,10 +53,26 @@ class SqliteStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._pid = os.getpid()
         connection = self._connection()
-        connection.executescript(SCHEMA)
+        with self.transaction():
+            (version,) = connection.execute("PRAGMA user_version").fetchone()
+            tables = connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+            if tables and version != FORMAT:
+                raise IncompatibleFile(
+                    f"{path} holds a store of another letta-mock version (format {version}, "
+                    f"this version reads {FORMAT}); delete it or choose another --sqlite-path"
+                )
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version={FORMAT}")
 
     def _connection(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():  # forked: the parent's connections must not be used here
+            self._pid = os.getpid()
+            self._local = threading.local()
+            self._all = []
         found: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if found is not None:
             return found
@@ -85,15 +115,21 @@ class SqliteStore:
     def _execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         return self._connection().execute(sql, args)
 
+    def _count(self, change: int = 0) -> int:
+        if change:
+            self._execute("UPDATE counts SET value = value + ? WHERE name = 'runs'", (change,))
+        (count,) = self._execute("SELECT value FROM counts WHERE name = 'runs'").fetchone()
+        return int(count)
+
     def add_run(self, record: RunRecord) -> None:
         with self.transaction():
-            (count,) = self._execute("SELECT COUNT(*) FROM runs").fetchone()
+            count = self._count()
             excess = count - self.max_runs + 1
             if excess > 0:
                 victims = [
                     row[0]
                     for row in self._execute(
-                        "SELECT id FROM runs WHERE terminal = 1 ORDER BY seq LIMIT ?", (excess,)
+                        "SELECT seq FROM runs WHERE settled = 1 ORDER BY seq LIMIT ?", (excess,)
                     )
                 ]
                 if len(victims) < excess:
@@ -101,20 +137,22 @@ class SqliteStore:
                         f"the store holds {count} runs (max_runs) and none of them has ended"
                     )
                 self._execute(
-                    f"DELETE FROM runs WHERE id IN ({','.join('?' * len(victims))})",
+                    f"DELETE FROM runs WHERE seq IN ({','.join('?' * len(victims))})",
                     tuple(victims),
                 )
+                self._count(-len(victims))
             cursor = self._execute(
-                "INSERT INTO runs (id, agent_id, terminal, data) VALUES (?, ?, ?, ?)",
-                (record.id, record.agent_id, int(record.settled), record.to_json()),
+                "INSERT INTO runs (id, agent_id, settled, due, data) VALUES (?, ?, ?, ?, '')",
+                (record.id, record.agent_id, int(record.settled), record.due()),
             )
+            self._count(+1)
             record.seq = int(cursor.lastrowid or 0)
             self.save_run(record)
 
     def save_run(self, record: RunRecord) -> None:
         self._execute(
-            "UPDATE runs SET terminal = ?, data = ? WHERE id = ?",
-            (int(record.settled), record.to_json(), record.id),
+            "UPDATE runs SET settled = ?, due = ?, data = ? WHERE id = ?",
+            (int(record.settled), record.due(), record.to_json(), record.id),
         )
 
     def get_run(self, run_id: str) -> RunRecord | None:
@@ -130,9 +168,11 @@ class SqliteStore:
             )
         return [RunRecord.from_json(row[0]) for row in rows]
 
-    def active_runs(self) -> Iterator[RunRecord]:
-        rows = self._execute("SELECT data FROM runs WHERE terminal = 0 ORDER BY seq").fetchall()
-        return iter([RunRecord.from_json(row[0]) for row in rows])
+    def due_runs(self, now: float) -> list[RunRecord]:
+        rows = self._execute(
+            "SELECT data FROM runs WHERE due IS NOT NULL AND due <= ? ORDER BY seq", (now,)
+        ).fetchall()
+        return [RunRecord.from_json(row[0]) for row in rows]
 
     def add_agent(self, agent: dict[str, Any]) -> None:
         self._execute(
@@ -160,6 +200,7 @@ class SqliteStore:
         with self.transaction():
             for table in ("runs", "agents", "settings"):
                 self._execute(f"DELETE FROM {table}")
+            self._execute("UPDATE counts SET value = 0 WHERE name = 'runs'")
 
     def close(self) -> None:
         with self._all_lock:

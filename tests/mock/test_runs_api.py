@@ -42,6 +42,23 @@ def test_run_messages_are_oldest_first_and_page_with_cursors(client: FlaskClient
     assert ids(newest) == ids(everything[-1:])
 
 
+def test_what_a_run_leaves_reads_the_same_every_time_and_is_its_own(
+    client: FlaskClient,
+) -> None:
+    """Messages, steps and ids are derived from the run, not stored: reading must not change them."""
+    run_id, other_id = tools_run(client), tools_run(client)
+    for part in ("messages", "steps"):
+        first = client.get(f"/v1/runs/{run_id}/{part}").get_json()
+        assert first and client.get(f"/v1/runs/{run_id}/{part}").get_json() == first
+        other = client.get(f"/v1/runs/{other_id}/{part}").get_json()
+        assert not set(ids(first)) & set(ids(other))
+    messages = client.get(f"/v1/runs/{run_id}/messages").get_json()
+    steps = client.get(f"/v1/runs/{run_id}/steps").get_json()
+    assert {m["step_id"] for m in messages} <= set(ids(steps))
+    otids = [m["otid"] for m in messages]
+    assert len(set(otids)) == len(otids)
+
+
 def test_run_steps_are_newest_first_by_default_and_valid(client: FlaskClient) -> None:
     run_id = tools_run(client)
     steps = client.get(f"/v1/runs/{run_id}/steps").get_json()

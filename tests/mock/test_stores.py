@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from mockserver import MockConfig, MockServer
 from mockserver.records import Phase, RunRecord
 from mockserver.service import MockService
 from mockserver.store import MemoryStore, SqliteStore, Store, StoreFull
+from mockserver.store.sqlite import IncompatibleFile
 
 from .conftest import AGENT
 
@@ -82,11 +84,28 @@ def test_runs_come_in_creation_order_and_filter_by_agent(
     assert seqs == sorted(seqs) and len(set(seqs)) == 3
 
 
-def test_active_runs_are_the_ones_not_ended(make_store: Callable[[int], Store]) -> None:
+def test_due_runs_are_the_unsettled_ones_whose_plan_ends_by_then(
+    make_store: Callable[[int], Store],
+) -> None:
     store = make_store(100)
-    store.add_run(record(1, "completed"))
-    store.add_run(record(2, "running"))
-    assert [r.id[-1] for r in store.active_runs()] == ["2"]
+    store.add_run(record(1, "completed"))  # settled: never due
+    store.add_run(record(2, "running"))  # the plan ends at 0 + 1 + 1
+    never = record(3)
+    never.plan = [Phase("created", 1.0), Phase("running", None)]  # the ``never`` scenario
+    store.add_run(never)
+    assert store.due_runs(1.99) == []
+    assert [r.id[-1] for r in store.due_runs(2.0)] == ["2"]
+    assert [r.id[-1] for r in store.due_runs(1e12)] == ["2"]
+
+
+def test_a_saved_run_that_settles_is_no_longer_due(make_store: Callable[[int], Store]) -> None:
+    store = make_store(100)
+    store.add_run(record(1))
+    ended = store.get_run(record(1).id)
+    assert ended is not None
+    ended.run["status"] = "completed"
+    store.save_run(ended)
+    assert store.due_runs(1e12) == []
 
 
 def test_beyond_max_runs_the_oldest_ended_runs_are_evicted_first(
@@ -145,6 +164,17 @@ def test_a_full_store_answers_503_not_500() -> None:
 def sqlite_config(path: Path, **fields: Any) -> MockConfig:
     fields.setdefault("clock", "per-poll")
     return MockConfig(agents=[AGENT], store="sqlite", sqlite_path=str(path), **fields)
+
+
+def test_a_sqlite_file_of_another_format_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE runs (id TEXT)")
+    connection.execute("PRAGMA user_version=1")
+    connection.commit()
+    connection.close()
+    with pytest.raises(IncompatibleFile, match="another letta-mock version"):
+        SqliteStore(str(path))
 
 
 def test_sqlite_keeps_runs_across_a_restart(tmp_path: Path) -> None:
