@@ -13,7 +13,6 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from mockserver.clock import rfc3339
 from mockserver.config import MockConfig
 from mockserver.errors import ApiError, with_path_id_examples, with_string_detail
 from mockserver.faults import FAULT_HEADER, Fault, FaultError, FaultPlan
@@ -32,6 +31,11 @@ ADMIN_PREFIX = "/_mock"
 OPEN_PATHS = ("/v1/health/",)
 JSON_TYPE = "application/json"
 MESSAGE_ITEM = re.compile(r"/v1/agents/[^/]+/messages/[^/]+")
+# Where WSGI puts each recorded header (Content-Type has no HTTP_ prefix).
+RECORDED_ENVIRON = {
+    name: "CONTENT_TYPE" if name == "Content-Type" else "HTTP_" + name.upper().replace("-", "_")
+    for name in RECORDED_HEADERS
+}
 
 
 def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -105,20 +109,14 @@ def _apply_fault(fault: Fault) -> Response | None:
     return _json({"detail": text}, fault.status, headers)
 
 
-def _journal_body(max_bytes: int) -> Any:
+def _journal_body(max_bytes: int) -> bytes | str | None:
     length = request.content_length or 0
     if length > max_bytes:
         return f"<{length} bytes, over the size limit>"
     try:
-        data = request.get_data(cache=True)[:BODY_PREVIEW]
+        return request.get_data(cache=True)[:BODY_PREVIEW]
     except HTTPException:
         return None
-    if not data:
-        return None
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError):
-        return data.decode("utf-8", errors="replace")
 
 
 def create_app(config: MockConfig | None = None, service: MockService | None = None) -> Flask:
@@ -128,7 +126,9 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
     app = Flask("mockserver")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
-    app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
+    # One byte more than allowed, so that a body streamed without Content-Length (chunked)
+    # and cut at the limit is still seen to be too large (bodies.read_json answers 413).
+    app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes + 1
     app.extensions[EXTENSION] = svc
     journal = Journal(cfg.journal_size)
     app.extensions["letta_mock_journal"] = journal
@@ -173,16 +173,19 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
     @app.after_request
     def after(response: Response) -> Response:
         if not request.path.startswith(ADMIN_PREFIX):
-            headers = {h: request.headers[h] for h in RECORDED_HEADERS if h in request.headers}
+            environ = request.environ
+            headers = {
+                name: environ[key] for name, key in RECORDED_ENVIRON.items() if key in environ
+            }
             journal.add(
                 JournalEntry(
                     seq=journal.next_seq(),
-                    at=rfc3339(time.time()),
+                    at=time.time(),
                     method=request.method,
                     path=request.path,
                     query=request.query_string.decode("latin-1"),
                     headers=headers,
-                    body=_journal_body(cfg.max_body_bytes),
+                    raw_body=_journal_body(cfg.max_body_bytes),
                     status=response.status_code,
                     fault=getattr(g, "fault", None),
                 )

@@ -79,7 +79,9 @@ def read_json(request: Request, max_bytes: int, required: bool = True) -> Any:
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
         raise invalid_at(["body"], "json_invalid", f"JSON decode error: {exc}") from None
     else:
-        too_deep = depth_of(decoded) > MAX_DEPTH
+        # Nesting needs an opening bracket per level: most bodies have too few to be too deep.
+        brackets = raw.count(b"[") + raw.count(b"{")
+        too_deep = brackets > MAX_DEPTH and depth_of(decoded) > MAX_DEPTH
     if too_deep:
         raise invalid_at(
             ["body"], "json_too_deep", f"The JSON nests deeper than {MAX_DEPTH} levels"

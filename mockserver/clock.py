@@ -66,7 +66,7 @@ def as_datetime(moment: float) -> datetime:
 
 def rfc3339(moment: float) -> str:
     """Microseconds and a ``Z``, as the server writes a run's created_at."""
-    return as_datetime(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return as_datetime(moment).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def rfc3339_seconds(moment: float) -> str:

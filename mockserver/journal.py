@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+from mockserver.clock import rfc3339
 
 BODY_PREVIEW = 4096
 RECORDED_HEADERS = (
@@ -17,20 +20,53 @@ RECORDED_HEADERS = (
 )
 
 
+def body_preview(data: bytes | str | None) -> Any:
+    """A body as the journal shows it: JSON decoded, other text as text, nothing as None.
+
+    ``data`` is the body's first BODY_PREVIEW bytes, or a note such as ``<N bytes, over the
+    size limit>`` kept instead of a body that was not read.
+    """
+    if data is None or isinstance(data, str):
+        return data
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return data.decode("utf-8", errors="replace")
+
+
 @dataclass(frozen=True)
 class JournalEntry:
+    """One request and its answer. ``at`` is a Unix time; ``raw_body`` is decoded
+    (``body``) only when the entry is read."""
+
     seq: int
-    at: str
+    at: float
     method: str
     path: str
     query: str
     headers: dict[str, str]
-    body: Any
+    raw_body: bytes | str | None
     status: int
     fault: str | None
 
+    @property
+    def body(self) -> Any:
+        return body_preview(self.raw_body)
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "seq": self.seq,
+            "at": rfc3339(self.at),
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "body": self.body,
+            "status": self.status,
+            "fault": self.fault,
+        }
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ listing it.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from functools import cache
@@ -80,7 +81,12 @@ def defaults(name: str) -> dict[str, Any]:
 
 def initial_values(name: str) -> dict[str, Any]:
     """The required properties of ``name`` with the value each starts with (its ``const`` or
-    ``default``), e.g. a new run's metadata from ``run-metadata.json``."""
+    ``default``), e.g. a new run's metadata from ``run-metadata.json``. A fresh copy."""
+    return copy.deepcopy(_initial_values(name))
+
+
+@cache
+def _initial_values(name: str) -> dict[str, Any]:
     document = raw(name)
     return {
         key: spec.get("const", spec.get("default"))
@@ -94,6 +100,7 @@ REQUEST_CONFIG_FIELDS = fields("request-config")
 REQUEST_FIELDS = fields("letta-async-request")
 
 
+@cache
 def tag_of(name: str, prop: str = "type") -> str:
     """The discriminator value a union member pins, e.g. ``tag_of("text-content") == "text"``."""
     return str(raw(name)["properties"][prop]["const"])

@@ -22,7 +22,7 @@ def journal() -> Journal:
 
 
 def _body() -> dict[str, Any]:
-    return read_object(request, int(current_app.config["MAX_CONTENT_LENGTH"]), False) or {}
+    return read_object(request, service().config.max_body_bytes, False) or {}
 
 
 @admin.get("/requests")

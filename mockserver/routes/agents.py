@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from mockserver.bodies import read_body, read_object
 from mockserver.coercion import CoercionError, canonical
@@ -20,7 +20,7 @@ agents = Blueprint("agents", __name__)
 
 
 def _max_body() -> int:
-    return int(current_app.config["MAX_CONTENT_LENGTH"])
+    return service().config.max_body_bytes
 
 
 @agents.post("/v1/agents/")
