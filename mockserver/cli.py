@@ -10,7 +10,9 @@ from typing import Any
 from mockserver.compat import COMPAT_PROFILE, QUIRK_NAMES, quirk_table
 from mockserver.config import (
     CLOCK_MODES,
+    DEFAULT_THREADS,
     PROFILES,
+    SERVER_KINDS,
     STORE_KINDS,
     MockConfig,
     Timings,
@@ -153,7 +155,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--server-version",
         help=f"version GET /v1/health/ reports (default {defaults.server_version})",
     )
-    add("--threads", type=int, help=f"waitress worker threads (default {defaults.threads})")
+    add(
+        "--server",
+        choices=SERVER_KINDS,
+        help="the HTTP server: granian (default; HTTP parsed in Rust, the app in one worker "
+        "process) or waitress (pure Python, one process)",
+    )
+    add(
+        "--threads",
+        type=int,
+        help="threads that run the app (default: "
+        + ", ".join(f"{k} {v}" for k, v in DEFAULT_THREADS.items())
+        + ")",
+    )
     return parser
 
 
@@ -193,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         serve(config)
     except KeyboardInterrupt:
         return 0
+    except ValueError as exc:  # e.g. a SQLite file of another version
+        print(f"letta-mock: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as exc:
         print(f"letta-mock: cannot serve on {config.host}:{config.port}: {exc}", file=sys.stderr)
         return 1

@@ -15,10 +15,15 @@ from schemas.contract import AGENT_ID
 
 ClockMode = Literal["wall", "virtual", "per-poll"]
 StoreKind = Literal["memory", "sqlite"]
+ServerKind = Literal["granian", "waitress"]
 Profile = Literal["strict", "letta-0.16.8"]
 
 CLOCK_MODES: tuple[ClockMode, ...] = ("wall", "virtual", "per-poll")
 STORE_KINDS: tuple[StoreKind, ...] = ("memory", "sqlite")
+SERVER_KINDS: tuple[ServerKind, ...] = ("granian", "waitress")
+# Threads that run the app, when not given: Granian parses HTTP outside Python, so a few
+# threads keep the interpreter busy; waitress parses HTTP in its threads too.
+DEFAULT_THREADS: dict[ServerKind, int] = {"granian": 2, "waitress": 8}
 PROFILES: tuple[Profile, ...] = ("strict", "letta-0.16.8")
 LOOPBACK_HOSTS: tuple[str, ...] = ("loopback", "localhost")
 
@@ -68,12 +73,17 @@ class MockConfig:
     fault_seed: int | None = None
     journal_size: int = 1_000
     server_version: str = "0.16.8"
-    threads: int = 8
+    server: ServerKind = "waitress"
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         problems = self.problems()
         if problems:
             raise ValueError("invalid mock configuration: " + "; ".join(problems))
+
+    def threads_for(self, server: ServerKind) -> int:
+        """The app's worker threads under ``server``: as given, else that server's default."""
+        return self.threads if self.threads is not None else DEFAULT_THREADS[server]
 
     @property
     def phase_timings(self) -> Timings:
@@ -91,6 +101,8 @@ class MockConfig:
         found: list[str] = []
         if self.clock not in CLOCK_MODES:
             found.append(f"clock must be one of {', '.join(CLOCK_MODES)}, not {self.clock!r}")
+        if self.server not in SERVER_KINDS:
+            found.append(f"server must be one of {', '.join(SERVER_KINDS)}, not {self.server!r}")
         if self.store not in STORE_KINDS:
             found.append(f"store must be one of {', '.join(STORE_KINDS)}, not {self.store!r}")
         if self.profile not in PROFILES:
@@ -117,7 +129,8 @@ class MockConfig:
             except FaultError as exc:
                 found.append(f"faults: {exc}")
         for name in ("max_body_bytes", "max_runs", "journal_size", "threads"):
-            if getattr(self, name) < 1:
+            value = getattr(self, name)
+            if value is not None and value < 1:
                 found.append(f"{name} must be at least 1")
         if self.callback_timeout <= 0:
             found.append("callback_timeout must be positive")

@@ -1,4 +1,5 @@
-"""Serving the mock with waitress, in a thread (``MockServer``) or in the foreground (CLI)."""
+"""Serving the mock: with waitress in a thread (``MockServer``), or in the foreground (CLI)
+with Granian (the default) or waitress."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from waitress.channel import HTTPChannel
 from mockserver.app import create_app
 from mockserver.config import MockConfig
 from mockserver.conversation import new_id
+from mockserver.granian_server import free_port, serve_granian
 from mockserver.journal import JournalFilter
 from mockserver.routes.admin import journal as _journal
 from mockserver.service import MockService
@@ -163,24 +165,48 @@ def _journal_of(app: Any) -> Any:
         return _journal()
 
 
-def serve(config: MockConfig) -> None:
-    """Serve in the foreground until interrupted (the CLI's job)."""
-    service = MockService(config)
-    app = create_app(service=service)
-    server = create_json_server(app, config)
+def announce(config: MockConfig, port: int) -> None:
+    """The one line the CLI prints on stdout when it listens."""
     print(
         json.dumps(
             {
                 "letta_mock": "listening",
-                "url": f"http://{config.host}:{bound_port(server)}",
+                "url": f"http://{config.host}:{port}",
                 "agents": config.agents,
                 "clock": config.clock,
                 "store": config.store,
+                "server": config.server,
             }
         ),
         flush=True,
     )
+
+
+def serve(config: MockConfig, service: MockService | None = None) -> None:
+    """Serve in the foreground until interrupted (the CLI's job).
+
+    ``service``: an already built one (e.g. with a filled store); by default one is built from
+    ``config``. Under Granian it is built, or inherited, in the worker process.
+    """
+    if config.server == "granian":
+        _serve_granian(config, service)
+        return
+    built = service if service is not None else MockService(config)
+    server = create_json_server(create_app(service=built), config)
+    announce(config, bound_port(server))
     try:
         server.run()
     finally:
-        service.close()
+        built.close()
+
+
+def _serve_granian(config: MockConfig, service: MockService | None) -> None:
+    if config.port == 0:
+        config = replace(config, port=free_port(config.host))
+
+    def build_app() -> Any:
+        app = create_app(service=service if service is not None else MockService(config))
+        announce(config, config.port)
+        return app
+
+    serve_granian(config, build_app)

@@ -43,7 +43,7 @@ def create_json_server(app: Any, config: MockConfig, **adjustments: Any) -> Json
     adj = Adjustments(
         host=config.host,
         port=config.port,
-        threads=config.threads,
+        threads=config.threads_for("waitress"),
         ident=IDENT,
         clear_untrusted_proxy_headers=True,
         **adjustments,

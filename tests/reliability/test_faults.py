@@ -7,10 +7,7 @@ An API that waited on a callback would never answer (the client gives up and the
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +16,7 @@ from typing import Any
 import pytest
 
 from mockserver import MockConfig, MockServer
+from reliability.cli_process import CliMock
 from reliability.raw_http import request_json
 from reliability.receivers import (
     SocketServer,
@@ -128,44 +126,19 @@ def test_refused_callbacks_are_recorded_and_do_not_hold_the_api(mock: MockServer
 # -- a crash of a mock with the SQLite store ---------------------------------------------
 
 
-def mock_command(port: int, database: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-c",
-        "import sys; from mockserver.cli import main; sys.exit(main())",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--store",
-        "sqlite",
-        "--sqlite-path",
-        str(database),
-        "--agent",
-        AGENT,
-        "--clock",
-        "per-poll",
-    ]
+def sqlite_mock(port: int, database: Path, log: Path) -> CliMock:
+    args = ("--store", "sqlite", "--sqlite-path", str(database), "--agent", AGENT)
+    return CliMock(port, log, *args, "--clock", "per-poll")
 
 
-def start_mock(port: int, database: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            mock_command(port, database), stdout=out, stderr=subprocess.STDOUT
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        if process.poll() is not None:
-            raise AssertionError(f"letta-mock exited early: {log.read_text()[-2000:]}")
+def port_closes(base_url: str, attempts: int = 100) -> bool:
+    for _ in range(attempts):
         try:
-            status, _ = request_json(base_url, "GET", "/v1/health/", timeout=1)
+            request_json(base_url, "GET", "/v1/health/", timeout=1)
         except OSError:
-            status = 0
-        if status == 200:
-            return process
+            return True
         time.sleep(0.05)
-    process.kill()
-    raise AssertionError(f"letta-mock did not come up: {log.read_text()[-2000:]}")
+    return False
 
 
 def test_sigkill_and_restart_with_sqlite_loses_no_run(tmp_path: Path) -> None:
@@ -173,7 +146,7 @@ def test_sigkill_and_restart_with_sqlite_loses_no_run(tmp_path: Path) -> None:
     log = tmp_path / "mock.log"
     port = closed_port()
     base_url = f"http://127.0.0.1:{port}"
-    process = start_mock(port, database, log)
+    mock = sqlite_mock(port, database, log).start()
     try:
         seen: dict[str, dict[str, Any]] = {}
         for index in range(40):
@@ -181,10 +154,9 @@ def test_sigkill_and_restart_with_sqlite_loses_no_run(tmp_path: Path) -> None:
             for _ in range(index % 4):  # some runs polled along, some left as created
                 run = get_run(base_url, run["id"])
             seen[run["id"]] = run
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(10)
-        assert process.returncode == -signal.SIGKILL
-        process = start_mock(port, database, log)
+        assert mock.kill() == -signal.SIGKILL
+        assert port_closes(base_url), "a process of the killed mock still answers on its port"
+        mock = sqlite_mock(port, database, log).start()
         for run_id, before in seen.items():
             after = get_run(base_url, run_id)
             assert after["agent_id"] == before["agent_id"]
@@ -194,10 +166,4 @@ def test_sigkill_and_restart_with_sqlite_loses_no_run(tmp_path: Path) -> None:
         assert status == 200 and isinstance(listed, list)
         assert set(seen) <= {run["id"] for run in listed}
     finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait(10)
+        mock.stop()

@@ -1,0 +1,72 @@
+"""``letta-mock`` as users start it: a separate process on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from reliability.raw_http import request_json
+
+START_ATTEMPTS = 300
+START_PAUSE = 0.05
+
+
+class CliMock:
+    """A ``letta-mock`` process; ``base_url`` once ``start()`` has returned."""
+
+    def __init__(self, port: int, log: Path, *args: str) -> None:
+        self.port = port
+        self.log = log
+        self.args = args
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-c",
+            "import sys; from mockserver.cli import main; sys.exit(main())",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            *self.args,
+        ]
+
+    def start(self) -> CliMock:
+        with self.log.open("ab") as out:
+            process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT)
+        self.process = process
+        for _ in range(START_ATTEMPTS):
+            if process.poll() is not None:
+                raise AssertionError(f"letta-mock exited early: {self.log.read_text()[-2000:]}")
+            try:
+                status, _ = request_json(self.base_url, "GET", "/v1/health/", timeout=1)
+            except OSError:
+                status = 0
+            if status == 200:
+                return self
+            time.sleep(START_PAUSE)
+        process.kill()
+        raise AssertionError(f"letta-mock did not come up: {self.log.read_text()[-2000:]}")
+
+    def kill(self) -> int:
+        """SIGKILL, as a crash would; the exit status."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        return self.process.wait(10)
+
+    def stop(self) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
