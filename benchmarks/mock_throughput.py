@@ -3,8 +3,9 @@
     python -m benchmarks.mock_throughput            # full run, about 4 minutes
     python -m benchmarks.mock_throughput --smoke    # a few seconds per cell, to try the harness
 
-The mock (``letta-mock``) and Stoplight Prism (static and ``-d`` dynamic) each serve the
-OpenAPI document generated from ``schemas/``; wrk drives ``POST .../messages/async`` with a
+The mock (``letta-mock``, on its default server waitress as ``mock`` and with
+``--server granian`` as ``mock-granian``) and Stoplight Prism (static and ``-d`` dynamic, mocking
+the OpenAPI document generated from ``schemas/``) are measured; wrk drives ``POST .../messages/async`` with a
 realistic body and ``GET /v1/runs/{id}`` spread over existing runs, at each concurrency. All
 servers are measured in the same run, one after the other, and compared by ratio only.
 """
@@ -91,16 +92,23 @@ class Target:
     stores_runs: bool
 
 
+# The mock's targets: name -> the HTTP server it runs on.
+MOCK_SERVERS = {"mock": "waitress", "mock-granian": "granian"}
+
+
 def targets(names: Sequence[str], prism: str | None, folder: Path) -> list[Target]:
     found: list[Target] = []
-    if "mock" in names:
-        mock = mock_binary()
+    mock = mock_binary() if set(MOCK_SERVERS) & set(names) else ""
+    for name, server in MOCK_SERVERS.items():
+        if name not in names:
+            continue
 
-        def make_mock(port: int) -> ServerProcess:
+        def make_mock(port: int, name: str = name, server: str = server) -> ServerProcess:
             argv = [mock, "--host", "127.0.0.1", "--port", str(port), "--agent", AGENT_ID]
-            return ServerProcess("mock", argv, port, log_path=folder / "mock.log")
+            argv += ["--server", server]
+            return ServerProcess(name, argv, port, log_path=folder / f"{name}.log")
 
-        found.append(Target("mock", make_mock, stores_runs=True))
+        found.append(Target(name, make_mock, stores_runs=True))
     prism_names = [n for n in names if n.startswith("prism")]
     if prism_names:
         prism_bin = prism_binary(prism)
@@ -209,10 +217,18 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def comparisons(
     results: dict[str, dict[str, Any]], connections: Sequence[int]
 ) -> list[dict[str, Any]]:
-    """The goals, each with the ratio or figure measured in this run."""
-    mock = results.get("mock")
-    if mock is None:
-        return []
+    """The goals, for each mock target, with the ratio or figure measured in this run."""
+    rows: list[dict[str, Any]] = []
+    for name in MOCK_SERVERS:
+        if name in results:
+            rows += _mock_goals(name, results, connections)
+    return rows
+
+
+def _mock_goals(
+    name: str, results: dict[str, dict[str, Any]], connections: Sequence[int]
+) -> list[dict[str, Any]]:
+    mock = results[name]
     rows: list[dict[str, Any]] = []
     for c in connections:
         post = _rps(mock, "POST async", c)
@@ -225,7 +241,7 @@ def comparisons(
                 ratio = _ratio(post, _rps(results[other], "POST async", c))
                 rows.append(
                     {
-                        "goal": f"POST rps mock/{other} @{c}",
+                        "goal": f"POST rps {name}/{other} @{c}",
                         "target": f">= {goal}",
                         "measured": ratio,
                         "verdict": verdict(None if ratio is None else ratio >= goal),
@@ -234,7 +250,7 @@ def comparisons(
                 get_ratio = _ratio(get, _rps(results[other], "GET run", c))
                 rows.append(
                     {
-                        "goal": f"GET rps mock/{other} @{c}",
+                        "goal": f"GET rps {name}/{other} @{c}",
                         "target": "(reported)",
                         "measured": get_ratio,
                         "verdict": "-",
@@ -243,7 +259,7 @@ def comparisons(
         ratio = _ratio(get, post)
         rows.append(
             {
-                "goal": f"GET rps / POST rps (mock) @{c}",
+                "goal": f"GET rps / POST rps ({name}) @{c}",
                 "target": f">= {GOAL_GET_VS_POST}",
                 "measured": ratio,
                 "verdict": verdict(None if ratio is None else ratio >= GOAL_GET_VS_POST),
@@ -253,7 +269,7 @@ def comparisons(
         if cell["connections"] == 64:
             rows.append(
                 {
-                    "goal": f"p99 {cell['endpoint']} @64 (ms)",
+                    "goal": f"p99 {cell['endpoint']} @64 (ms, {name})",
                     "target": f"< {GOAL_P99_MS_AT_64:.0f}",
                     "measured": cell["p99_ms"],
                     "verdict": verdict(cell["p99_ms"] < GOAL_P99_MS_AT_64),
@@ -261,7 +277,7 @@ def comparisons(
             )
     rows.append(
         {
-            "goal": "start-up to first healthy answer (s)",
+            "goal": f"start-up to first healthy answer (s, {name})",
             "target": f"< {GOAL_STARTUP_S}",
             "measured": round(mock["startup_s"], 3),
             "verdict": verdict(mock["startup_s"] < GOAL_STARTUP_S),
@@ -271,7 +287,7 @@ def comparisons(
         if other in results:
             rows.append(
                 {
-                    "goal": f"start-up mock/{other}",
+                    "goal": f"start-up {name}/{other}",
                     "target": "(reported)",
                     "measured": _ratio(mock["startup_s"], results[other]["startup_s"]),
                     "verdict": "-",
@@ -279,7 +295,7 @@ def comparisons(
             )
             rows.append(
                 {
-                    "goal": f"RSS mock/{other} after ~{mock['requests_before_rss']:,} req",
+                    "goal": f"RSS {name}/{other} after ~{mock['requests_before_rss']:,} req",
                     "target": "(reported)",
                     "measured": _ratio(mock["rss_mb"], results[other]["rss_mb"]),
                     "verdict": "-",
@@ -295,8 +311,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--targets",
         nargs="+",
-        default=["mock", "prism-static", "prism-dynamic"],
-        choices=["mock", "prism-static", "prism-dynamic"],
+        default=[*MOCK_SERVERS, "prism-static", "prism-dynamic"],
+        choices=[*MOCK_SERVERS, "prism-static", "prism-dynamic"],
     )
     parser.add_argument("--connections", nargs="+", type=int, default=[16, 64])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each wrk run")
