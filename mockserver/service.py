@@ -258,6 +258,9 @@ class MockService:
             self.store.save_run(record)
 
     def get_record(self, run_id: str, polled: bool = False) -> RunRecord | None:
+        found = self.store.get_run(run_id)
+        if found is None or found.settled:  # nothing will move it: no need for the lock
+            return found
         with self.store.transaction():
             record = self.store.get_run(run_id)
             if record is not None:
