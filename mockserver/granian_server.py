@@ -6,7 +6,9 @@ forked from the supervisor: a service built before ``serve`` (a filled store, sa
 inherited, and the app, its sweep thread and its callback pool start in the worker.
 
 Granian cannot run inside a thread of another program, so ``MockServer`` (in-process, for
-tests) keeps waitress; the CLI uses Granian unless ``--server waitress`` is given.
+tests) always uses waitress; the CLI uses Granian when given ``--server granian``. waitress
+stays the default because it answers broken HTTP with JSON errors and Granian's HTTP layer
+does not (docs/mock.md).
 """
 
 from __future__ import annotations

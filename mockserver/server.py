@@ -1,5 +1,5 @@
 """Serving the mock: with waitress in a thread (``MockServer``), or in the foreground (CLI)
-with Granian (the default) or waitress."""
+with waitress (the default) or Granian."""
 
 from __future__ import annotations
 
