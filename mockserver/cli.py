@@ -158,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--server",
         choices=SERVER_KINDS,
-        help="the HTTP server: granian (default; HTTP parsed in Rust, the app in one worker "
-        "process) or waitress (pure Python, one process)",
+        help="the HTTP server: waitress (default; pure Python, JSON errors even for broken "
+        "HTTP) or granian (HTTP parsed in Rust, faster, the app in one worker process)",
     )
     add(
         "--threads",

@@ -26,8 +26,8 @@ class MemoryStore:
         self.max_runs = max_runs
         self._lock = threading.RLock()
         self._runs: OrderedDict[str, bytes] = OrderedDict()
-        # The runs that have not settled, with the moment their phase ends (None: not by the
-        # clock), so neither the sweep nor eviction decodes the whole store.
+        # The runs that have not settled, with the moment their plan ends them (None: not by
+        # the clock; see RunRecord.due), so neither the sweep nor eviction decodes the store.
         self._active: dict[str, float | None] = {}
         self._agents: dict[str, str] = {}
         self._settings: dict[str, str] = {}

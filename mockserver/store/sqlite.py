@@ -17,8 +17,8 @@ from typing import Any
 from mockserver.records import RunRecord
 from mockserver.store.base import StoreFull
 
-# ``settled``: nothing will change the run again (evictable); ``due``: when its current phase
-# ends by the clock (NULL: not by the clock, or settled). ``counts`` holds the number of runs,
+# ``settled``: nothing will change the run again (evictable); ``due``: when its plan ends it
+# (RunRecord.due; NULL: not by the clock, or settled). ``counts`` holds the number of runs,
 # so that an insert need not count the table.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
