@@ -231,6 +231,16 @@ class Conversation:
         call = {"name": name, "arguments": json.dumps(args), "tool_call_id": self.ids.new("call")}
         return self._message(message_type, step_id, tool_call=call, tool_calls=[call])
 
+    def search(self, step_id: str, query: str, found: str) -> list[dict[str, Any]]:
+        """A ``conversation_search`` tool call and its successful return."""
+        call = self.tool_call(step_id, "tool_call_message", "conversation_search", {"query": query})
+        ret = {
+            "tool_call_id": call["tool_call"]["tool_call_id"],
+            "status": TOOL_SUCCESS,
+            "tool_return": found,
+        }
+        return [call, self.tool_return(step_id, ret)]
+
     def assistant(self, step_id: str, text: str) -> dict[str, Any]:
         return self._message("assistant_message", step_id, content=text)
 
@@ -274,18 +284,7 @@ def _complete(conv: Conversation, scenario: Scenario, said: str) -> list[StepDra
                 steps.append(draft)
             sid = step_id if index == 0 else conv.ids.new("step")
             draft.messages.append(conv.reasoning(sid, f"Searching again (step {index + 1})."))
-            call = conv.tool_call(sid, "tool_call_message", "conversation_search", {"query": said})
-            draft.messages.append(call)
-            draft.messages.append(
-                conv.tool_return(
-                    sid,
-                    {
-                        "tool_call_id": call["tool_call"]["tool_call_id"],
-                        "status": TOOL_SUCCESS,
-                        "tool_return": "No results found.",
-                    },
-                )
-            )
+            draft.messages.extend(conv.search(sid, said, "No results found."))
         return steps
     if reason == STOP_REASON.requires_approval:
         first.messages.append(conv.reasoning(step_id, "This action needs the user's approval."))
@@ -294,18 +293,9 @@ def _complete(conv: Conversation, scenario: Scenario, said: str) -> list[StepDra
         )
         return steps
     if scenario.uses_tools:
-        call = conv.tool_call(step_id, "tool_call_message", "conversation_search", {"query": said})
         first.messages.append(conv.reasoning(step_id, "Let me look this up first."))
-        first.messages.append(call)
-        first.messages.append(
-            conv.tool_return(
-                step_id,
-                {
-                    "tool_call_id": call["tool_call"]["tool_call_id"],
-                    "status": TOOL_SUCCESS,
-                    "tool_return": f"Found 1 earlier message about: {said[:60]}",
-                },
-            )
+        first.messages.extend(
+            conv.search(step_id, said, f"Found 1 earlier message about: {said[:60]}")
         )
         first.stop_reason = None
         second = StepDraft(stop_reason=reason)
