@@ -129,8 +129,10 @@ class CallbackDispatcher:
         record_outcome: Callable[[str, CallbackOutcome], None],
     ) -> Future[None]:
         url = str(record.run.get("callback_url") or "")
-        future = self._pool.submit(self._deliver, record, url, now, record_outcome)
+        # Submitted and counted as pending in one step: otherwise the callback could arrive,
+        # and a drain() prompted by its arrival return, before it was counted.
         with self._lock:
+            future = self._pool.submit(self._deliver, record, url, now, record_outcome)
             self._pending.add(future)
         future.add_done_callback(self._forget)
         return future
