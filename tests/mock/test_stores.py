@@ -1,4 +1,5 @@
-"""Both stores keep the same promises; SQLite also shares state across processes and restarts."""
+"""Every store keeps the same promises; SQLite and LMDB also share state across processes and
+restarts."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ import pytest
 import requests
 
 from mockserver import MockConfig, MockServer
+from mockserver.config import SHARED_STORES
 from mockserver.records import Phase, RunRecord
 from mockserver.service import MockService
-from mockserver.store import MemoryStore, SqliteStore, Store, StoreFull
-from mockserver.store.sqlite import IncompatibleFile
+from mockserver.store import LmdbStore, MemoryStore, SqliteStore, Store, StoreFull
+from mockserver.store import lmdb as lmdb_store
+from mockserver.store import sqlite as sqlite_store
 
 from .conftest import AGENT
 
@@ -32,7 +35,13 @@ def record(n: int, status: str = "created", agent: str = AGENT) -> RunRecord:
     )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+def open_shared(kind: str, path: Path, max_runs: int = 100) -> Store:
+    if kind == "sqlite":
+        return SqliteStore(str(path), max_runs=max_runs)
+    return LmdbStore(str(path), max_runs=max_runs)
+
+
+@pytest.fixture(params=["memory", *SHARED_STORES])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[int], Store]]:
     opened: list[Store] = []
 
@@ -41,7 +50,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
         if request.param == "memory":
             store = MemoryStore(max_runs=max_runs)
         else:
-            store = SqliteStore(str(tmp_path / f"runs{len(opened)}.db"), max_runs=max_runs)
+            store = open_shared(request.param, tmp_path / f"runs{len(opened)}", max_runs)
         opened.append(store)
         return store
 
@@ -140,8 +149,14 @@ def test_agents_settings_and_clear(make_store: Callable[[int], Store]) -> None:
     assert (store.get_agent(AGENT), store.get_setting("queue"), store.runs()) == (None, None, [])
 
 
-def test_a_failed_sqlite_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
-    store = SqliteStore(str(tmp_path / "tx.db"))
+@pytest.fixture(params=SHARED_STORES)
+def shared(request: pytest.FixtureRequest) -> str:
+    """The kind of a store that processes share."""
+    return str(request.param)
+
+
+def test_a_failed_transaction_leaves_nothing_behind(shared: str, tmp_path: Path) -> None:
+    store = open_shared(shared, tmp_path / "tx")
     with pytest.raises(RuntimeError), store.transaction():
         store.add_run(record(1))
         raise RuntimeError("boom")
@@ -161,9 +176,9 @@ def test_a_full_store_answers_503_not_500() -> None:
     app.extensions["letta_mock"].close()
 
 
-def sqlite_config(path: Path, **fields: Any) -> MockConfig:
+def shared_config(kind: str, path: Path, **fields: Any) -> MockConfig:
     fields.setdefault("clock", "per-poll")
-    return MockConfig(agents=[AGENT], store="sqlite", sqlite_path=str(path), **fields)
+    return MockConfig(agents=[AGENT], store=kind, **{f"{kind}_path": str(path)}, **fields)  # type: ignore[arg-type]
 
 
 def test_a_sqlite_file_of_another_format_is_refused_with_a_clear_error(tmp_path: Path) -> None:
@@ -173,28 +188,41 @@ def test_a_sqlite_file_of_another_format_is_refused_with_a_clear_error(tmp_path:
     connection.execute("PRAGMA user_version=1")
     connection.commit()
     connection.close()
-    with pytest.raises(IncompatibleFile, match="another letta-mock version"):
+    with pytest.raises(sqlite_store.IncompatibleFile, match="another letta-mock version"):
         SqliteStore(str(path))
 
 
-def test_sqlite_keeps_runs_across_a_restart(tmp_path: Path) -> None:
+def test_an_lmdb_file_of_another_format_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    import lmdb
+
+    path = tmp_path / "other.lmdb"
+    env = lmdb.open(str(path), subdir=False, max_dbs=8)
+    meta = env.open_db(b"meta")
+    with env.begin(write=True) as txn:
+        txn.put(b"format", b"letta-mock-lmdb 0", db=meta)
+    env.close()
+    with pytest.raises(lmdb_store.IncompatibleFile, match="letta-mock-lmdb 0"):
+        LmdbStore(str(path))
+
+
+def test_a_shared_store_keeps_runs_across_a_restart(shared: str, tmp_path: Path) -> None:
     path = tmp_path / "mock.db"
-    first = MockService(sqlite_config(path))
+    first = MockService(shared_config(shared, path))
     run = first.create_run(AGENT, {"input": "remember me"})
     first.get_run(run["id"], polled=True)
     first.close()
-    second = MockService(sqlite_config(path))
+    second = MockService(shared_config(shared, path))
     again = second.get_run(run["id"], polled=True)
     assert again is not None and again["status"] == "completed"
     second.close()
 
 
-def test_two_services_on_one_sqlite_file_share_runs_queue_and_virtual_time(
-    tmp_path: Path,
+def test_two_services_on_one_file_share_runs_queue_and_virtual_time(
+    shared: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "shared.db"
-    one = MockService(sqlite_config(path, clock="virtual"))
-    two = MockService(sqlite_config(path, clock="virtual"))
+    one = MockService(shared_config(shared, path, clock="virtual"))
+    two = MockService(shared_config(shared, path, clock="virtual"))
     two.queue_scenarios(["fail"])
     run = one.create_run(AGENT, {"input": "x"})
     assert two.queued_scenarios() == []  # the queue was consumed by the other worker
@@ -214,7 +242,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_a_separate_worker_process_sees_the_same_runs(tmp_path: Path, free_port: int) -> None:
+def test_a_separate_worker_process_sees_the_same_runs(
+    shared: str, tmp_path: Path, free_port: int
+) -> None:
     path = tmp_path / "workers.db"
     cli = [
         sys.executable,
@@ -223,8 +253,8 @@ def test_a_separate_worker_process_sees_the_same_runs(tmp_path: Path, free_port:
         "--port",
         str(free_port),
         "--store",
-        "sqlite",
-        "--sqlite-path",
+        shared,
+        f"--{shared}-path",
         str(path),
         "--clock",
         "per-poll",
@@ -240,7 +270,7 @@ def test_a_separate_worker_process_sees_the_same_runs(tmp_path: Path, free_port:
     try:
         assert worker.stdout is not None
         assert b"listening" in worker.stdout.readline()
-        with MockServer(sqlite_config(path)) as here:
+        with MockServer(shared_config(shared, path)) as here:
             run = requests.post(
                 f"{here.base_url}/v1/agents/{AGENT}/messages/async",
                 json={"input": "shared"},
@@ -257,15 +287,20 @@ def test_a_separate_worker_process_sees_the_same_runs(tmp_path: Path, free_port:
         worker.wait(timeout=5)
 
 
-def test_the_sdk_works_end_to_end_on_the_sqlite_store_with_the_wall_clock(tmp_path: Path) -> None:
+def test_the_sdk_works_end_to_end_on_a_shared_store_with_the_wall_clock(
+    shared: str, tmp_path: Path
+) -> None:
     from letta_client import Letta
 
     from mockserver import Timings
 
     from .receiver import Receiver
 
-    config = sqlite_config(
-        tmp_path / "e2e.db", clock="wall", timings=Timings(queued=0.0, running=0.05, slow_running=1)
+    config = shared_config(
+        shared,
+        tmp_path / "e2e.db",
+        clock="wall",
+        timings=Timings(queued=0.0, running=0.05, slow_running=1),
     )
     with MockServer(config) as mock, Receiver() as receiver:
         client = Letta(base_url=mock.base_url, api_key="k", max_retries=0)

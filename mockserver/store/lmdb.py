@@ -1,0 +1,289 @@
+"""A store in one LMDB file (memory-mapped B-trees): shared by worker processes, kept across
+restarts, and cheap enough that several workers together outrun one.
+
+Readers never wait: each read sees the last committed state. Writers take LMDB's write lock,
+a mutex in the lock file beside the store, so ``transaction()`` makes a read-modify-write
+atomic across threads and processes. Commits are written to the operating system, not
+flushed to the disk: a killed mock loses nothing, a crashed machine may.
+
+Layout (named databases):
+
+* ``runs``: run id -> the record (``RunRecord.to_bytes``);
+* ``order``: seq (8 bytes, big-endian, so keys sort by age) -> run id;
+* ``active``: seq -> the run's ``due`` key (below, empty when the clock never ends it) for
+  runs that have not settled, so eviction passes over them without decoding anything;
+* ``due``: when the plan ends the run (a big-endian double, so keys sort by time) and its seq
+  -> nothing: the sweep reads only the runs that are due, however many are active;
+* ``agents``, ``settings``: JSON text;
+* ``meta``: the file's format and the last seq given out.
+
+Records are encoded with ``marshal``, whose format belongs to the Python version: the
+format key names it, and a file written by another version is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import struct
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import lmdb
+
+from mockserver.records import RunRecord
+from mockserver.store.base import StoreFull
+
+FORMAT = f"letta-mock-lmdb 1, marshal {marshal.version}, python {sys.version_info[0]}.{sys.version_info[1]}"
+NAMES = (b"runs", b"order", b"active", b"due", b"agents", b"settings", b"meta")
+SEQ = struct.Struct(">Q")
+# Clock readings are never negative, and big-endian IEEE doubles of non-negative numbers sort
+# as the numbers do.
+DUE = struct.Struct(">dQ")
+# Address space reserved for the file (it grows only as far as it is filled). Per run: room
+# for a request of the largest size the mock accepts, twice over, and its record.
+RESERVE_PER_RUN = 64 * 1024
+RESERVE_BASE = 256 * 1024 * 1024
+
+
+def map_size(max_runs: int, max_body_bytes: int) -> int:
+    """How much address space a store of ``max_runs`` runs may need at most."""
+    return RESERVE_BASE + max_runs * (2 * max_body_bytes + RESERVE_PER_RUN)
+
+
+class IncompatibleFile(ValueError):
+    """The LMDB file was written by another version of the mock or of Python."""
+
+
+class _Environment:
+    """The open LMDB environment of one file in this process, with its writer lock.
+
+    LMDB allows one environment per file and process, so stores on the same file share it.
+    """
+
+    def __init__(self, path: str, size: int) -> None:
+        self.path = path
+        self.pid = os.getpid()
+        self.env = lmdb.open(
+            path,
+            subdir=False,
+            map_size=size,
+            max_dbs=len(NAMES),
+            max_readers=1024,
+            sync=False,
+            metasync=False,
+        )
+        self.env.reader_check()  # slots of readers in processes that died
+        self.dbs = {name: self.env.open_db(name) for name in NAMES}
+        self.local = threading.local()
+        # Threads of this process queue here, so only other processes meet LMDB's file mutex.
+        self.writer = threading.Lock()
+        self.users = 0
+
+
+_OPEN: dict[str, _Environment] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _attach(path: str, size: int) -> _Environment:
+    key = os.path.realpath(path)
+    with _OPEN_LOCK:
+        found = _OPEN.get(key)
+        if found is None or found.pid != os.getpid():  # an environment must not cross a fork
+            found = _OPEN[key] = _Environment(key, size)
+        found.users += 1
+        return found
+
+
+def _detach(environment: _Environment) -> None:
+    with _OPEN_LOCK:
+        environment.users -= 1
+        if environment.users == 0 and environment.pid == os.getpid():
+            environment.env.close()
+            if _OPEN.get(environment.path) is environment:
+                del _OPEN[environment.path]
+
+
+class LmdbStore:
+    def __init__(self, path: str, max_runs: int = 10_000, max_body_bytes: int = 1_048_576) -> None:
+        self.path = path
+        self.max_runs = max_runs
+        self._map_size = map_size(max_runs, max_body_bytes)
+        self._at = _attach(path, self._map_size)
+        self._dbs = self._at.dbs
+        with self.transaction():
+            txn = self._at.local.txn
+            meta = self._dbs[b"meta"]
+            found = txn.get(b"format", db=meta)
+            if found is None:
+                if txn.stat(self._dbs[b"runs"])["entries"] or txn.get(b"seq", db=meta):
+                    raise IncompatibleFile(f"{path} holds an LMDB store of unknown format")
+                txn.put(b"format", FORMAT.encode(), db=meta)
+            elif found.decode() != FORMAT:
+                raise IncompatibleFile(
+                    f"{path} was written as '{found.decode()}', this mock writes '{FORMAT}'; "
+                    "delete it or choose another --lmdb-path"
+                )
+
+    def _check_process(self) -> None:
+        if self._at.pid != os.getpid():  # forked: open the file again in this process
+            self._at = _attach(self.path, self._map_size)
+            self._dbs = self._at.dbs
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._check_process()
+        local = self._at.local
+        if getattr(local, "txn", None) is not None:
+            yield
+            return
+        with self._at.writer:
+            txn = self._at.env.begin(write=True)
+            local.txn = txn
+            try:
+                yield
+            except BaseException:
+                txn.abort()
+                raise
+            else:
+                try:
+                    txn.commit()
+                except lmdb.MapFullError as error:
+                    raise StoreFull(f"the LMDB file {self.path} is full: {error}") from error
+            finally:
+                local.txn = None
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """The open write transaction of this thread, or a new read-only one."""
+        self._check_process()
+        txn = getattr(self._at.local, "txn", None)
+        if txn is not None:
+            yield txn
+            return
+        with self._at.env.begin() as reader:
+            yield reader
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def add_run(self, record: RunRecord) -> None:
+        with self.transaction():
+            txn = self._at.local.txn
+            meta = self._dbs[b"meta"]
+            last = txn.get(b"seq", db=meta)
+            record.seq = (SEQ.unpack(last)[0] if last else 0) + 1
+            txn.put(b"seq", SEQ.pack(record.seq), db=meta)
+            count = txn.stat(self._dbs[b"runs"])["entries"]
+            if count >= self.max_runs:
+                self._evict(txn, count - self.max_runs + 1, count)
+            txn.put(SEQ.pack(record.seq), record.id.encode(), db=self._dbs[b"order"])
+            self._put(txn, record)
+
+    def _put(self, txn: Any, record: RunRecord) -> None:
+        try:
+            txn.put(record.id.encode(), record.to_bytes(), db=self._dbs[b"runs"])
+        except lmdb.MapFullError as error:
+            raise StoreFull(f"the LMDB file {self.path} is full: {error}") from error
+        key = SEQ.pack(record.seq)
+        active, due_db = self._dbs[b"active"], self._dbs[b"due"]
+        before = txn.get(key, db=active)
+        if before:
+            txn.delete(before, db=due_db)
+        if record.settled:
+            if before is not None:
+                txn.delete(key, db=active)
+            return
+        due = record.due()
+        due_key = b"" if due is None else DUE.pack(max(due, 0.0), record.seq)
+        txn.put(key, due_key, db=active)
+        if due_key:
+            txn.put(due_key, b"", db=due_db)
+
+    def _evict(self, txn: Any, excess: int, count: int) -> None:
+        """Delete the ``excess`` oldest settled runs, passing over active ones."""
+        active = self._dbs[b"active"]
+        victims: list[tuple[bytes, bytes]] = []
+        for key, run_id in txn.cursor(db=self._dbs[b"order"]):
+            if txn.get(key, db=active) is None:
+                victims.append((key, run_id))
+                if len(victims) == excess:
+                    break
+        if len(victims) < excess:
+            raise StoreFull(f"the store holds {count} runs (max_runs) and none of them has ended")
+        for key, run_id in victims:
+            txn.delete(key, db=self._dbs[b"order"])
+            txn.delete(run_id, db=self._dbs[b"runs"])
+
+    def save_run(self, record: RunRecord) -> None:
+        with self.transaction():
+            txn = self._at.local.txn
+            if txn.get(record.id.encode(), db=self._dbs[b"runs"]) is not None:
+                self._put(txn, record)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._reading() as txn:
+            found = txn.get(run_id.encode(), db=self._dbs[b"runs"])
+            return None if found is None else RunRecord.from_bytes(found)
+
+    def runs(self, agent_id: str | None = None) -> list[RunRecord]:
+        with self._reading() as txn:
+            runs = self._dbs[b"runs"]
+            stored = [
+                txn.get(run_id, db=runs)
+                for run_id in txn.cursor(db=self._dbs[b"order"]).iternext(keys=False)
+            ]
+        records = (RunRecord.from_bytes(data) for data in stored if data is not None)
+        return [r for r in records if agent_id is None or r.agent_id == agent_id]
+
+    def due_runs(self, now: float) -> list[RunRecord]:
+        with self._reading() as txn:
+            order, runs = self._dbs[b"order"], self._dbs[b"runs"]
+            found: list[bytes] = []
+            for due_key in txn.cursor(db=self._dbs[b"due"]).iternext(values=False):
+                moment, seq = DUE.unpack(due_key)
+                if moment > now:
+                    break
+                data = txn.get(txn.get(SEQ.pack(seq), db=order), db=runs)
+                if data is not None:
+                    found.append(data)
+        records = [RunRecord.from_bytes(data) for data in found]
+        return sorted(records, key=lambda r: r.seq)
+
+    # -- agents and settings --------------------------------------------------------------
+
+    def add_agent(self, agent: dict[str, Any]) -> None:
+        with self.transaction():
+            self._at.local.txn.put(
+                str(agent["id"]).encode(), json.dumps(agent).encode(), db=self._dbs[b"agents"]
+            )
+
+    def get_agent(self, agent_id: str) -> dict[str, Any] | None:
+        with self._reading() as txn:
+            found = txn.get(agent_id.encode(), db=self._dbs[b"agents"])
+        if found is None:
+            return None
+        agent: dict[str, Any] = json.loads(found)
+        return agent
+
+    def get_setting(self, key: str) -> Any:
+        with self._reading() as txn:
+            found = txn.get(key.encode(), db=self._dbs[b"settings"])
+        return None if found is None else json.loads(found)
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.transaction():
+            self._at.local.txn.put(
+                key.encode(), json.dumps(value).encode(), db=self._dbs[b"settings"]
+            )
+
+    def clear(self) -> None:
+        with self.transaction():
+            for name in (b"runs", b"order", b"active", b"due", b"agents", b"settings"):
+                self._at.local.txn.drop(self._dbs[name], delete=False)
+
+    def close(self) -> None:
+        _detach(self._at)
