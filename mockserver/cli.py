@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--store", choices=STORE_KINDS, help="where runs live (default memory)")
     add("--sqlite-path", metavar="FILE", help="the SQLite file of --store sqlite")
+    add("--lmdb-path", metavar="FILE", help="the LMDB file of --store lmdb")
     add(
         "--max-runs",
         type=int,
@@ -159,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--server",
         choices=SERVER_KINDS,
         help="the HTTP server: waitress (default; pure Python, JSON errors even for broken "
-        "HTTP) or granian (HTTP parsed in Rust, faster, the app in one worker process)",
+        "HTTP) or granian (HTTP parsed in Rust, faster, the app in --workers processes)",
     )
     add(
         "--threads",
@@ -167,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="threads that run the app (default: "
         + ", ".join(f"{k} {v}" for k, v in DEFAULT_THREADS.items())
         + ")",
+    )
+    add(
+        "--workers",
+        type=int,
+        help="processes that serve requests (default 1); more than one needs --server granian "
+        "and a shared store (--store lmdb or sqlite)",
     )
     return parser
 

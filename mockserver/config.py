@@ -14,12 +14,14 @@ from mockserver.scenarios import ScenarioError, parse_scenario
 from schemas.contract import AGENT_ID
 
 ClockMode = Literal["wall", "virtual", "per-poll"]
-StoreKind = Literal["memory", "sqlite"]
+StoreKind = Literal["memory", "sqlite", "lmdb"]
 ServerKind = Literal["granian", "waitress"]
 Profile = Literal["strict", "letta-0.16.8"]
 
 CLOCK_MODES: tuple[ClockMode, ...] = ("wall", "virtual", "per-poll")
-STORE_KINDS: tuple[StoreKind, ...] = ("memory", "sqlite")
+STORE_KINDS: tuple[StoreKind, ...] = ("memory", "sqlite", "lmdb")
+# Stores that several processes can share (the only ones ``workers`` > 1 can use).
+SHARED_STORES: tuple[StoreKind, ...] = ("sqlite", "lmdb")
 SERVER_KINDS: tuple[ServerKind, ...] = ("granian", "waitress")
 # Threads that run the app, when not given: Granian parses HTTP outside Python, so a few
 # threads keep the interpreter busy; waitress parses HTTP in its threads too.
@@ -65,6 +67,7 @@ class MockConfig:
     max_body_bytes: int = 1_048_576
     store: StoreKind = "memory"
     sqlite_path: str | None = None
+    lmdb_path: str | None = None
     max_runs: int = 10_000
     callback_timeout: float = 5.0
     callback_hosts: list[str] = field(default_factory=lambda: list(LOOPBACK_HOSTS))
@@ -75,6 +78,7 @@ class MockConfig:
     server_version: str = "0.16.8"
     server: ServerKind = "waitress"
     threads: int | None = None
+    workers: int = 1
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -114,6 +118,15 @@ class MockConfig:
             )
         if self.store == "sqlite" and not self.sqlite_path:
             found.append("store 'sqlite' needs sqlite_path")
+        if self.store == "lmdb" and not self.lmdb_path:
+            found.append("store 'lmdb' needs lmdb_path")
+        if self.workers > 1 and self.server != "granian":
+            found.append("workers > 1 needs server 'granian' (waitress serves from one process)")
+        if self.workers > 1 and self.store not in SHARED_STORES:
+            found.append(
+                f"workers > 1 needs a store the processes share ({' or '.join(SHARED_STORES)}), "
+                f"not {self.store!r}"
+            )
         for agent in self.agents:
             if not AGENT_ID.match(agent):
                 found.append(f"agent id {agent!r} is not 'agent-<lower-case uuid4>'")
@@ -128,7 +141,7 @@ class MockConfig:
                 parse_fault(fault)
             except FaultError as exc:
                 found.append(f"faults: {exc}")
-        for name in ("max_body_bytes", "max_runs", "journal_size", "threads"):
+        for name in ("max_body_bytes", "max_runs", "journal_size", "threads", "workers"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 found.append(f"{name} must be at least 1")

@@ -1,9 +1,11 @@
-"""Serving the mock with Granian: HTTP parsed in Rust, the Flask app in one worker process.
+"""Serving the mock with Granian: HTTP parsed in Rust, the Flask app in worker processes.
 
-Granian runs a supervising process and one worker process; the worker holds the service (runs,
-agents, clock, sweep), so the state stays in a single process as with waitress. The worker is
-forked from the supervisor: a service built before ``serve`` (a filled store, say) is
-inherited, and the app, its sweep thread and its callback pool start in the worker.
+Granian runs a supervising process and ``workers`` worker processes (one by default) that
+accept on the same socket. Each worker holds a service (clock, sweep, callback pool, journal);
+with one worker the runs may live in memory, with several they must live in a store the
+processes share (LMDB or SQLite), so every worker sees every run. Workers are forked from the
+supervisor: a service built before ``serve`` (a filled store, say) is inherited, and the app,
+its sweep thread and its callback pool start in each worker.
 
 Granian cannot run inside a thread of another program, so ``MockServer`` (in-process, for
 tests) always uses waitress; the CLI uses Granian when given ``--server granian``. waitress
@@ -63,7 +65,7 @@ def serve_granian(config: MockConfig, build_app: Callable[[], Any]) -> None:
         address=config.host,
         port=config.port,
         interface=Interfaces.WSGI,
-        workers=1,
+        workers=config.workers,
         blocking_threads=config.threads_for("granian"),
         log_level=LogLevels.warning,
     )

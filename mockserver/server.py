@@ -4,6 +4,7 @@ with waitress (the default) or Granian."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 import urllib.request
 from dataclasses import replace
@@ -186,7 +187,7 @@ def serve(config: MockConfig, service: MockService | None = None) -> None:
     """Serve in the foreground until interrupted (the CLI's job).
 
     ``service``: an already built one (e.g. with a filled store); by default one is built from
-    ``config``. Under Granian it is built, or inherited, in the worker process.
+    ``config``. Under Granian it is built, or inherited, in each worker process.
     """
     if config.server == "granian":
         _serve_granian(config, service)
@@ -204,9 +205,16 @@ def _serve_granian(config: MockConfig, service: MockService | None) -> None:
     if config.port == 0:
         config = replace(config, port=free_port(config.host))
 
+    # Every worker builds the app; the first one up prints the line (workers are forked, so
+    # they share this flag).
+    announced = multiprocessing.Value("b", 0)
+
     def build_app() -> Any:
         app = create_app(service=service if service is not None else MockService(config))
-        announce(config, config.port)
+        with announced.get_lock():
+            first, announced.value = not announced.value, 1
+        if first:
+            announce(config, config.port)
         return app
 
     serve_granian(config, build_app)

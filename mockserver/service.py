@@ -22,6 +22,7 @@ from mockserver.profiles import background_error, takes_no_step
 from mockserver.records import RunRecord
 from mockserver.scenarios import Scenario, parse_scenario, parse_scenarios
 from mockserver.store.base import Store
+from mockserver.store.lmdb import LmdbStore
 from mockserver.store.memory import MemoryStore
 from mockserver.store.sqlite import SqliteStore
 from schemas.contract import (
@@ -47,6 +48,10 @@ LISTED_DURATION_DELAY = 1.2
 def open_store(config: MockConfig) -> Store:
     if config.store == "sqlite":
         return SqliteStore(str(config.sqlite_path), max_runs=config.max_runs)
+    if config.store == "lmdb":
+        return LmdbStore(
+            str(config.lmdb_path), max_runs=config.max_runs, max_body_bytes=config.max_body_bytes
+        )
     return MemoryStore(max_runs=config.max_runs)
 
 
@@ -186,34 +191,36 @@ class MockService:
     def create_run(
         self, agent_id: str, body: dict[str, Any], scenario: Scenario | None = None
     ) -> dict[str, Any]:
+        # What needs no lock is done before the transaction, which other requests (and, with a
+        # shared store, other processes) wait for.
+        error = self._background_error(agent_id, body)
+        no_step = error is None and takes_no_step(body, self.quirks)
+        now = self.clock.now()
+        run = shaped(
+            "run",
+            {
+                "id": new_id("run"),
+                "status": RUN_STATUS.created,
+                "created_at": rfc3339(now),
+                "agent_id": agent_id,
+                "background": True,
+                "metadata": initial_values("run-metadata"),
+                "request_config": self.request_config(body),
+                "callback_url": body.get("callback_url"),
+            },
+        )
         with self.store.transaction():
-            error = self._background_error(agent_id, body)
-            no_step = error is None and takes_no_step(body, self.quirks)
             if error is not None:  # the run will fail whatever the scenario says
                 chosen = parse_scenario(FAILED_IN_BACKGROUND)
             elif no_step:  # no LLM call, so nothing a scenario could decide
                 chosen = parse_scenario(ENDS_WITHOUT_STEP)
             else:
                 chosen = scenario if scenario is not None else self._next_scenario()
-            now = self.clock.now()
-            run = shaped(
-                "run",
-                {
-                    "id": new_id("run"),
-                    "status": RUN_STATUS.created,
-                    "created_at": rfc3339(now),
-                    "agent_id": agent_id,
-                    "background": True,
-                    "metadata": initial_values("run-metadata"),
-                    "request_config": self.request_config(body),
-                    "callback_url": body.get("callback_url"),
-                },
-            )
             record = self.lifecycle.new_record(run, body, chosen, now)
             record.error = error
             record.no_step = no_step
             self.store.add_run(record)
-            return dict(record.run)
+        return dict(record.run)
 
     def _background_error(self, agent_id: str, body: dict[str, Any]) -> str | None:
         """What the run will fail with once it runs (see ``profiles``); None: nothing."""

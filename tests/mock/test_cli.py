@@ -81,6 +81,10 @@ def test_every_flag_reaches_the_config() -> None:
             "9.9.9",
             "--threads",
             "2",
+            "--lmdb-path",
+            "/tmp/x.lmdb",
+            "--workers",
+            "1",
         ]
     )
     assert config.agents == [AGENT] and config.auto_agents
@@ -98,6 +102,7 @@ def test_every_flag_reaches_the_config() -> None:
     )
     assert (config.fault_rate, config.faults, config.fault_seed) == (0.1, ["503", "latency:0.2"], 3)
     assert (config.journal_size, config.server_version, config.threads) == (50, "9.9.9", 2)
+    assert (config.lmdb_path, config.workers) == ("/tmp/x.lmdb", 1)
 
 
 def test_a_toml_config_file_is_read_and_flags_win(tmp_path: Path) -> None:
@@ -124,6 +129,10 @@ def test_a_json_config_file_is_read(tmp_path: Path) -> None:
         ["--agent", "agent-123"],
         ["--scenario", "explode"],
         ["--store", "sqlite"],
+        ["--store", "lmdb"],
+        ["--workers", "0"],
+        ["--workers", "2", "--server", "granian"],  # the memory store is one process's
+        ["--workers", "2", "--store", "lmdb", "--lmdb-path", "/tmp/x.lmdb"],  # waitress
         ["--fault-rate", "2"],
         ["--fault", "teapot"],
         ["--max-runs", "0"],

@@ -126,9 +126,20 @@ def test_refused_callbacks_are_recorded_and_do_not_hold_the_api(mock: MockServer
 # -- a crash of a mock with the SQLite store ---------------------------------------------
 
 
-def sqlite_mock(port: int, database: Path, log: Path) -> CliMock:
-    args = ("--store", "sqlite", "--sqlite-path", str(database), "--agent", AGENT)
-    return CliMock(port, log, *args, "--clock", "per-poll")
+# How the mock keeps runs across a restart: SQLite in one waitress process, and LMDB shared
+# by two Granian workers.
+PERSISTENT = {
+    "sqlite": ("--store", "sqlite", "--sqlite-path", "{file}"),
+    "lmdb-two-workers": (
+        *("--store", "lmdb", "--lmdb-path", "{file}"),
+        *("--server", "granian", "--workers", "2"),
+    ),
+}
+
+
+def persistent_mock(kind: str, port: int, database: Path, log: Path) -> CliMock:
+    args = [arg.replace("{file}", str(database)) for arg in PERSISTENT[kind]]
+    return CliMock(port, log, *args, "--agent", AGENT, "--clock", "per-poll")
 
 
 def port_closes(base_url: str, attempts: int = 100) -> bool:
@@ -141,12 +152,13 @@ def port_closes(base_url: str, attempts: int = 100) -> bool:
     return False
 
 
-def test_sigkill_and_restart_with_sqlite_loses_no_run(tmp_path: Path) -> None:
-    database = tmp_path / "runs.sqlite"
+@pytest.mark.parametrize("kind", sorted(PERSISTENT))
+def test_sigkill_and_restart_loses_no_run(kind: str, tmp_path: Path) -> None:
+    database = tmp_path / "runs.store"
     log = tmp_path / "mock.log"
     port = closed_port()
     base_url = f"http://127.0.0.1:{port}"
-    mock = sqlite_mock(port, database, log).start()
+    mock = persistent_mock(kind, port, database, log).start()
     try:
         seen: dict[str, dict[str, Any]] = {}
         for index in range(40):
@@ -156,7 +168,7 @@ def test_sigkill_and_restart_with_sqlite_loses_no_run(tmp_path: Path) -> None:
             seen[run["id"]] = run
         assert mock.kill() == -signal.SIGKILL
         assert port_closes(base_url), "a process of the killed mock still answers on its port"
-        mock = sqlite_mock(port, database, log).start()
+        mock = persistent_mock(kind, port, database, log).start()
         for run_id, before in seen.items():
             after = get_run(base_url, run_id)
             assert after["agent_id"] == before["agent_id"]
