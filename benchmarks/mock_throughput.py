@@ -3,8 +3,9 @@
     python -m benchmarks.mock_throughput            # full run, about 4 minutes
     python -m benchmarks.mock_throughput --smoke    # a few seconds per cell, to try the harness
 
-The mock (``letta-mock``, on its default server waitress as ``mock`` and with
-``--server granian`` as ``mock-granian``) and Stoplight Prism (static and ``-d`` dynamic, mocking
+The mock (``letta-mock``, on its default server waitress as ``mock``, with ``--server granian``
+as ``mock-granian``, and as two Granian workers sharing an LMDB store as ``mock-workers``) and
+Stoplight Prism (static and ``-d`` dynamic, mocking
 the OpenAPI document generated from ``schemas/``) are measured; wrk drives ``POST .../messages/async`` with a
 realistic body and ``GET /v1/runs/{id}`` spread over existing runs, at each concurrency. All
 servers are measured in the same run, one after the other, and compared by ratio only.
@@ -92,20 +93,30 @@ class Target:
     stores_runs: bool
 
 
-# The mock's targets: name -> the HTTP server it runs on.
-MOCK_SERVERS = {"mock": "waitress", "mock-granian": "granian"}
+# The mock's targets: name -> its flags beyond host, port and agent (``{store}``: a fresh
+# file for each start). ``mock-workers``: two Granian workers sharing runs in one LMDB file,
+# one thread each (measured best for two workers on two cores).
+MOCK_SERVERS: dict[str, list[str]] = {
+    "mock": ["--server", "waitress"],
+    "mock-granian": ["--server", "granian"],
+    "mock-workers": [
+        *("--server", "granian", "--workers", "2", "--threads", "1"),
+        *("--store", "lmdb", "--lmdb-path", "{store}"),
+    ],
+}
 
 
 def targets(names: Sequence[str], prism: str | None, folder: Path) -> list[Target]:
     found: list[Target] = []
     mock = mock_binary() if set(MOCK_SERVERS) & set(names) else ""
-    for name, server in MOCK_SERVERS.items():
+    for name, flags in MOCK_SERVERS.items():
         if name not in names:
             continue
 
-        def make_mock(port: int, name: str = name, server: str = server) -> ServerProcess:
+        def make_mock(port: int, name: str = name, flags: list[str] = flags) -> ServerProcess:
+            store = folder / f"{name}-{port}.lmdb"
             argv = [mock, "--host", "127.0.0.1", "--port", str(port), "--agent", AGENT_ID]
-            argv += ["--server", server]
+            argv += [flag.replace("{store}", str(store)) for flag in flags]
             return ServerProcess(name, argv, port, log_path=folder / f"{name}.log")
 
         found.append(Target(name, make_mock, stores_runs=True))

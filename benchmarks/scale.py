@@ -1,12 +1,12 @@
 """How the mock's cost grows with the number of stored runs: memory per run and throughput.
 
-    python -m benchmarks.scale                      # 10k, 100k, 1M runs; memory and SQLite
+    python -m benchmarks.scale                      # 10k, 100k, 1M runs; memory, SQLite, LMDB
     python -m benchmarks.scale --sizes 10000 100000 --stores memory --seconds 5
 
 Each (store, size) cell runs in a fresh child process so memory figures do not mix. The child
 drives one run to completion through the service, then fills the store with copies of it
-(new ids, separately allocated): through ``MemoryStore.add_run`` for the memory store, and by a
-bulk insert into the tables ``SqliteStore`` defines for SQLite (one transaction instead of a
+(new ids, separately allocated): through ``add_run`` for the memory store and for LMDB (10,000
+runs to a transaction), and by a bulk insert into the tables ``SqliteStore`` defines for SQLite (one transaction instead of a
 million; the per-call cost of ``add_run`` at that size is measured separately). It then serves
 the store with the mock's app on the default server (waitress) in the same process, with the
 default configuration (wall clock, background sweep), and drives
@@ -76,6 +76,22 @@ def _fill_memory(store: Any, template_json: str, template_id: str, size: int) ->
     return sample
 
 
+def _fill_lmdb(store: Any, template_json: str, template_id: str, size: int) -> list[str]:
+    from mockserver.conversation import new_id
+    from mockserver.records import RunRecord
+
+    wanted = set(random.sample(range(size), min(SAMPLED_IDS, size)))
+    sample: list[str] = []
+    for start in range(0, size, 10_000):
+        with store.transaction():
+            for index in range(start, min(size, start + 10_000)):
+                run_id = new_id("run")
+                store.add_run(RunRecord.from_json(template_json.replace(template_id, run_id)))
+                if index in wanted:
+                    sample.append(run_id)
+    return sample
+
+
 INSERT_RUN = "INSERT INTO runs (id, agent_id, settled, due, data) VALUES (?, ?, ?, ?, ?)"
 
 
@@ -127,10 +143,12 @@ def measure_cell(store_kind: str, size: int, seconds: float, connections: int) -
 
     folder = tempfile.mkdtemp(prefix="letta-scale-")
     sqlite_path = os.path.join(folder, "runs.sqlite") if store_kind == "sqlite" else None
+    lmdb_path = os.path.join(folder, "runs.lmdb") if store_kind == "lmdb" else None
     config = MockConfig(
         agents=[AGENT_ID],
         store=store_kind,  # type: ignore[arg-type]
         sqlite_path=sqlite_path,
+        lmdb_path=lmdb_path,
         max_runs=size + 1,
         port=free_port(),
     )
@@ -142,6 +160,8 @@ def measure_cell(store_kind: str, size: int, seconds: float, connections: int) -
     began = time.perf_counter()
     if store_kind == "memory":
         sample = _fill_memory(service.store, template_json, template.id, size)
+    elif store_kind == "lmdb":
+        sample = _fill_lmdb(service.store, template_json, template.id, size)
     else:
         assert sqlite_path is not None
         sample = _fill_sqlite(sqlite_path, template, template_json, size)
@@ -153,6 +173,8 @@ def measure_cell(store_kind: str, size: int, seconds: float, connections: int) -
         disk = sum(
             os.path.getsize(p) for p in (sqlite_path, sqlite_path + "-wal") if os.path.exists(p)
         )
+    if lmdb_path:
+        disk = os.path.getsize(lmdb_path)
     app = create_app(service=service)
     server = create_json_server(app, config)
     threading.Thread(target=server.run, daemon=True).start()
@@ -223,7 +245,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale")
     parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000])
     parser.add_argument(
-        "--stores", nargs="+", default=["memory", "sqlite"], choices=["memory", "sqlite"]
+        "--stores",
+        nargs="+",
+        default=["memory", "sqlite", "lmdb"],
+        choices=["memory", "sqlite", "lmdb"],
     )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
