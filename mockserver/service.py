@@ -189,11 +189,18 @@ class MockService:
         }
 
     def create_run(
-        self, agent_id: str, body: dict[str, Any], scenario: Scenario | None = None
+        self,
+        agent_id: str,
+        body: dict[str, Any],
+        scenario: Scenario | None = None,
+        agent: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """A new run of ``agent_id`` (``agent``: the agent, when the caller has read it)."""
         # What needs no lock is done before the transaction, which other requests (and, with a
         # shared store, other processes) wait for.
-        error = self._background_error(agent_id, body)
+        if agent is None:
+            agent = self.store.get_agent(agent_id) or {}
+        error = self._background_error(agent_id, agent, body)
         no_step = error is None and takes_no_step(body, self.quirks)
         now = self.clock.now()
         run = shaped(
@@ -222,9 +229,11 @@ class MockService:
             self.store.add_run(record)
         return dict(record.run)
 
-    def _background_error(self, agent_id: str, body: dict[str, Any]) -> str | None:
-        """What the run will fail with once it runs (see ``profiles``); None: nothing."""
-        agent = self.store.get_agent(agent_id) or {}
+    def _background_error(
+        self, agent_id: str, agent: dict[str, Any], body: dict[str, Any]
+    ) -> str | None:
+        """What a run of the agent will fail with once it runs (see ``profiles``); None:
+        nothing."""
         known_models = {MODEL, str(agent.get("model") or MODEL)}
         return background_error(
             body,

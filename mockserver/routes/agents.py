@@ -71,9 +71,9 @@ def send_message_async(agent_id: str) -> tuple[dict[str, Any], int]:
             body_problems = [exc.problem]
     _refuse_if_invalid(path_problem, body_problems)
     scenario = _scenario_from_header()
-    require_agent(agent_id)
+    agent = require_agent(agent_id)
     try:
-        return service().create_run(agent_id, body, scenario), 200
+        return service().create_run(agent_id, body, scenario, agent=agent), 200
     except StoreFull as exc:
         raise detail(
             503, f"{exc}; wait for runs to end or raise --max-runs", {"Retry-After": "1"}
