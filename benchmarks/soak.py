@@ -3,6 +3,7 @@ checked.
 
     python -m benchmarks.soak                          # 64 clients, 40,000 requests, <= 10 min
     python -m benchmarks.soak --requests 5000 --max-runs 500     # a short one
+    python -m benchmarks.soak --store lmdb --workers 2           # two processes, one store
 
 The mock runs as ``letta-mock`` (wall clock, short phases so runs end, a small ``--max-runs``
 so eviction happens during the soak). Afterwards:
@@ -145,7 +146,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=40_000, help="requests in all")
     parser.add_argument("--max-seconds", type=float, default=600.0, help="stop sending after")
     parser.add_argument("--max-runs", type=int, default=2_000, help="the mock's --max-runs")
-    parser.add_argument("--store", choices=["memory", "sqlite"], default="memory")
+    parser.add_argument("--store", choices=["memory", "sqlite", "lmdb"], default="memory")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="the mock's --workers (more than one runs Granian; needs --store lmdb or sqlite)",
+    )
     return parser.parse_args(argv)
 
 
@@ -175,8 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--store",
         args.store,
     ]
-    if args.store == "sqlite":
-        argv_ += ["--sqlite-path", str(folder / "runs.sqlite")]
+    if args.store != "memory":
+        argv_ += [f"--{args.store}-path", str(folder / f"runs.{args.store}")]
+    if args.workers > 1:
+        argv_ += ["--server", "granian", "--workers", str(args.workers)]
     server = ServerProcess("mock", argv_, port, log_path=folder / "mock.log")
     state = SoakState()
     rss: list[tuple[float, int]] = []
