@@ -59,6 +59,10 @@ class IncompatibleFile(ValueError):
     """The LMDB file was written by another version of the mock or of Python."""
 
 
+class CannotOpen(ValueError):
+    """LMDB refused the file (a directory in the way, no permission, no address space)."""
+
+
 class _Environment:
     """The open LMDB environment of one file in this process, with its writer lock.
 
@@ -68,15 +72,20 @@ class _Environment:
     def __init__(self, path: str, size: int) -> None:
         self.path = path
         self.pid = os.getpid()
-        self.env = lmdb.open(
-            path,
-            subdir=False,
-            map_size=size,
-            max_dbs=len(NAMES),
-            max_readers=1024,
-            sync=False,
-            metasync=False,
-        )
+        try:
+            self.env = lmdb.open(
+                path,
+                subdir=False,
+                map_size=size,
+                max_dbs=len(NAMES),
+                max_readers=1024,
+                sync=False,
+                metasync=False,
+            )
+        except lmdb.Error as error:
+            raise CannotOpen(
+                f"cannot open the LMDB store {path} ({size:,} bytes of address space): {error}"
+            ) from error
         self.env.reader_check()  # slots of readers in processes that died
         self.dbs = {name: self.env.open_db(name) for name in NAMES}
         self.local = threading.local()

@@ -312,3 +312,10 @@ def test_the_sdk_works_end_to_end_on_a_shared_store_with_the_wall_clock(
         assert [m.message_type for m in client.runs.messages.list(run.id).items][-1] == (
             "assistant_message"
         )
+
+
+def test_an_lmdb_path_that_cannot_be_a_store_is_refused_with_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(lmdb_store.CannotOpen, match="cannot open the LMDB store"):
+        LmdbStore(str(tmp_path))  # a directory
