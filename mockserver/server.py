@@ -19,7 +19,7 @@ from mockserver.conversation import new_id
 from mockserver.granian_server import free_port, serve_granian
 from mockserver.journal import JournalFilter
 from mockserver.routes.admin import journal as _journal
-from mockserver.service import MockService
+from mockserver.service import MockService, open_store
 from mockserver.waitress_json import bound_port, create_json_server
 
 READY_TIMEOUT = 5.0
@@ -202,6 +202,10 @@ def serve(config: MockConfig, service: MockService | None = None) -> None:
 
 
 def _serve_granian(config: MockConfig, service: MockService | None) -> None:
+    if service is None and config.store != "memory":
+        # Open the file once here, so a bad path or a file of another version stops the
+        # command with its message instead of failing in every worker.
+        open_store(config).close()
     if config.port == 0:
         config = replace(config, port=free_port(config.host))
 

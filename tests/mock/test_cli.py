@@ -187,3 +187,12 @@ def test_the_console_script_answers_health_within_a_second() -> None:
     # The best of three starts, so a busy CI machine does not decide the verdict.
     best = min(seconds_until_healthy(["--agent", AGENT]) for _ in range(3))
     assert best < 1.0, f"health answered {best:.2f} s after the start"
+
+
+def test_a_store_file_that_cannot_open_stops_granian_workers_before_they_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--server", "granian", "--workers", "2", "--port", "0"]
+    argv += ["--store", "lmdb", "--lmdb-path", str(tmp_path)]  # a directory
+    assert main(argv) == 2
+    assert "cannot open the LMDB store" in capsys.readouterr().err
