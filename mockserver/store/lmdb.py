@@ -13,7 +13,7 @@ Layout (named databases):
 * ``active``: seq -> the run's ``due`` key (below, empty when the clock never ends it) for
   runs that have not settled, so eviction passes over them without decoding anything;
 * ``due``: when the plan ends the run (a big-endian double, so keys sort by time) and its seq
-  -> nothing: the sweep reads only the runs that are due, however many are active;
+  -> run id: the sweep reads only the runs that are due, however many are active;
 * ``agents``, ``settings``: JSON text;
 * ``meta``: the file's format and the last seq given out.
 
@@ -38,7 +38,7 @@ import lmdb
 from mockserver.records import RunRecord
 from mockserver.store.base import StoreFull
 
-FORMAT = f"letta-mock-lmdb 1, marshal {marshal.version}, python {sys.version_info[0]}.{sys.version_info[1]}"
+FORMAT = f"letta-mock-lmdb 2, marshal {marshal.version}, python {sys.version_info[0]}.{sys.version_info[1]}"
 NAMES = (b"runs", b"order", b"active", b"due", b"agents", b"settings", b"meta")
 SEQ = struct.Struct(">Q")
 # Clock readings are never negative, and big-endian IEEE doubles of non-negative numbers sort
@@ -190,27 +190,36 @@ class LmdbStore:
             if count >= self.max_runs:
                 self._evict(txn, count - self.max_runs + 1, count)
             txn.put(SEQ.pack(record.seq), record.id.encode(), db=self._dbs[b"order"])
-            self._put(txn, record)
+            self._write(txn, record.id.encode(), record.to_bytes())
+            self._index(txn, record, None)
 
-    def _put(self, txn: Any, record: RunRecord) -> None:
+    # Each call into LMDB lets go of the interpreter lock, and under load another thread may
+    # keep it for a switch interval before this one gets it back, all the while holding the
+    # store's write lock: so the writes below use as few calls as they can (``replace`` and
+    # ``pop`` read and write in one).
+
+    def _write(self, txn: Any, key: bytes, data: bytes) -> bytes | None:
+        """Store a record; the one it replaced, if any."""
         try:
-            txn.put(record.id.encode(), record.to_bytes(), db=self._dbs[b"runs"])
+            replaced: bytes | None = txn.replace(key, data, db=self._dbs[b"runs"])
         except lmdb.MapFullError as error:
             raise StoreFull(f"the LMDB file {self.path} is full: {error}") from error
+        return replaced
+
+    def _index(self, txn: Any, record: RunRecord, before: bytes | None) -> None:
+        """Bring ``active`` and ``due`` up to date; ``before``: the run's old ``active`` entry
+        (None: it had none or is new)."""
         key = SEQ.pack(record.seq)
         active, due_db = self._dbs[b"active"], self._dbs[b"due"]
-        before = txn.get(key, db=active)
         if before:
             txn.delete(before, db=due_db)
         if record.settled:
-            if before is not None:
-                txn.delete(key, db=active)
             return
         due = record.due()
         due_key = b"" if due is None else DUE.pack(max(due, 0.0), record.seq)
         txn.put(key, due_key, db=active)
         if due_key:
-            txn.put(due_key, b"", db=due_db)
+            txn.put(due_key, record.id.encode(), db=due_db)
 
     def _evict(self, txn: Any, excess: int, count: int) -> None:
         """Delete the ``excess`` oldest settled runs, passing over active ones."""
@@ -230,8 +239,12 @@ class LmdbStore:
     def save_run(self, record: RunRecord) -> None:
         with self.transaction():
             txn = self._at.local.txn
-            if txn.get(record.id.encode(), db=self._dbs[b"runs"]) is not None:
-                self._put(txn, record)
+            run_id = record.id.encode()
+            if self._write(txn, run_id, record.to_bytes()) is None:  # evicted meanwhile
+                txn.delete(run_id, db=self._dbs[b"runs"])
+                return
+            before = txn.pop(SEQ.pack(record.seq), db=self._dbs[b"active"])
+            self._index(txn, record, before)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._reading() as txn:
@@ -250,13 +263,12 @@ class LmdbStore:
 
     def due_runs(self, now: float) -> list[RunRecord]:
         with self._reading() as txn:
-            order, runs = self._dbs[b"order"], self._dbs[b"runs"]
+            runs = self._dbs[b"runs"]
             found: list[bytes] = []
-            for due_key in txn.cursor(db=self._dbs[b"due"]).iternext(values=False):
-                moment, seq = DUE.unpack(due_key)
-                if moment > now:
+            for due_key, run_id in txn.cursor(db=self._dbs[b"due"]):
+                if DUE.unpack(due_key)[0] > now:
                     break
-                data = txn.get(txn.get(SEQ.pack(seq), db=order), db=runs)
+                data = txn.get(run_id, db=runs)
                 if data is not None:
                     found.append(data)
         records = [RunRecord.from_bytes(data) for data in found]
