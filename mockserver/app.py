@@ -190,6 +190,7 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
                     fault=getattr(g, "fault", None),
                 )
             )
+        svc.sweep_if_due()
         return response
 
     @app.errorhandler(ApiError)

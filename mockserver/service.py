@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
@@ -118,6 +119,7 @@ class MockService:
         self._agent_defaults = defaults("agent-state")
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
+        self._last_sweep = 0.0
         self.seed_agents()
 
     # -- agents -------------------------------------------------------------------------
@@ -405,12 +407,26 @@ class MockService:
         )
         self._sweeper.start()
 
+    def sweep_if_due(self) -> None:
+        """Sweep when the last sweep is ``SWEEP_SECONDS`` old (wall clock only).
+
+        Requests call this as they finish, so under load the sweep runs in a request thread
+        between requests instead of beside them; the sweep thread covers quiet times.
+        """
+        if self._sweeper is None:
+            return
+        now = time.monotonic()
+        if now - self._last_sweep < SWEEP_SECONDS:
+            return
+        self._last_sweep = now
+        try:
+            self.sweep()
+        except Exception:  # the sweep must outlive one bad run
+            log.exception("letta-mock: the background sweep failed")
+
     def _sweep_loop(self) -> None:
         while not self._stop.wait(SWEEP_SECONDS):
-            try:
-                self.sweep()
-            except Exception:  # the sweep must outlive one bad run
-                log.exception("letta-mock: the background sweep failed")
+            self.sweep_if_due()
 
     def reset(self) -> None:
         """Forget runs, agents created since start and queued scenarios (time keeps going)."""
