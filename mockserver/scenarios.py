@@ -14,6 +14,7 @@ admin API or set as the server default:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from schemas.contract import RUN_STATUS, STOP_REASON
@@ -59,8 +60,13 @@ def _stop_reason(text: str, argument: str, refused: tuple[str, ...]) -> str:
     return argument
 
 
+@functools.lru_cache(maxsize=256)
 def parse_scenario(text: str) -> Scenario:
-    """Parse one scenario text; raises ScenarioError saying what is allowed."""
+    """Parse one scenario text; raises ScenarioError saying what is allowed.
+
+    Scenarios are immutable and a mock sees few distinct texts, so parses are cached: every
+    run is parsed again each time it moves on.
+    """
     cleaned = text.strip()
     kind, _, argument = cleaned.partition(":")
     kind = kind.strip().lower()

@@ -24,6 +24,9 @@ class EnumValues:
         self.schema_name = name
         self.values: tuple[str, ...] = tuple(document["enum"])
         self.documented_in: dict[str, list[str]] = document.get("x-documented-in", {})
+        for value in self.values:  # plain attributes: read on every run's every move
+            if value.isidentifier() and value not in self.__dict__:
+                self.__dict__[value] = value
 
     def __getattr__(self, value: str) -> str:
         if value in self.__dict__.get("values", ()):
