@@ -225,3 +225,15 @@ def test_broken_http_gets_a_json_error_from_the_server_itself(
     assert status_line.startswith(b"HTTP/1.1 400")
     assert b"Content-Type: application/json" in headers
     assert "Bad Request" in json.loads(body)["detail"]
+
+
+def test_stop_closes_the_server_even_when_its_wake_up_pipe_is_gone() -> None:
+    from mockserver import MockConfig
+
+    mock = MockServer(MockConfig(clock="per-poll")).start()
+    url = f"{mock.base_url}/v1/health/"
+    assert requests.get(url, timeout=5).status_code == 200
+    mock._server.trigger.close()  # as waitress does when the pipe's read end sees end-of-file
+    mock.stop()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url, timeout=2)
