@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from waitress.channel import HTTPChannel
+from waitress.trigger import trigger
 
 from mockserver.app import create_app
 from mockserver.config import MockConfig
@@ -85,9 +86,10 @@ class MockServer:
         try:
             server.trigger.pull_trigger(close_everything)
         except OSError:
-            # The trigger's pipe is gone (its read end saw end-of-file and closed it), so the
-            # loop can no longer be woken: close from here, the loop times out within 50 ms.
-            close_everything()
+            # The trigger's pipe is gone (its read end saw end-of-file and closed it): give the
+            # loop a new one, which it takes up at its next turn (within LOOP_TIMEOUT).
+            server.trigger = trigger(server._map)
+            server.trigger.pull_trigger(close_everything)
         if self._thread is not None:
             self._thread.join(timeout=5)
         server.task_dispatcher.shutdown(timeout=1)

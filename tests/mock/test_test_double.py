@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -233,7 +234,13 @@ def test_stop_closes_the_server_even_when_its_wake_up_pipe_is_gone() -> None:
     mock = MockServer(MockConfig(clock="per-poll")).start()
     url = f"{mock.base_url}/v1/health/"
     assert requests.get(url, timeout=5).status_code == 200
-    mock._server.trigger.close()  # as waitress does when the pipe's read end sees end-of-file
+    # Closed by the loop itself, as waitress does when the pipe's read end sees end-of-file.
+    pipe = mock._server.trigger
+    pipe.pull_trigger(pipe.close)
+    deadline = time.monotonic() + 5
+    while not pipe._closed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pipe._closed
     mock.stop()
     with pytest.raises(requests.ConnectionError):
         requests.get(url, timeout=2)
