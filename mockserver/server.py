@@ -184,6 +184,7 @@ def announce(config: MockConfig, port: int) -> None:
                 "clock": config.clock,
                 "store": config.store,
                 "server": config.server,
+                "workers": config.workers,
             }
         ),
         flush=True,

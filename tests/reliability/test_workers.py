@@ -3,6 +3,7 @@ connection lands on, it sees every run, and every run moves on."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +40,8 @@ def workers(tmp_path: Path) -> Iterator[CliMock]:
 def test_every_connection_sees_every_run_and_runs_end_without_polls(workers: CliMock) -> None:
     assert workers.process is not None
     assert len(worker_pids(workers.process.pid)) == WORKERS
+    said = [line for line in workers.log.read_text().splitlines() if '"listening"' in line]
+    assert len(said) == 1 and json.loads(said[0])["workers"] == WORKERS  # one line, not one each
     created: list[str] = []
     for index in range(RUNS):  # each request on a new connection: the kernel spreads them
         status, run = request_json(
