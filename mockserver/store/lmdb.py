@@ -124,6 +124,14 @@ class LmdbStore:
         self._map_size = map_size(max_runs, max_body_bytes)
         self._at = _attach(path, self._map_size)
         self._dbs = self._at.dbs
+        try:
+            self._check_format()
+        except IncompatibleFile:
+            _detach(self._at)  # a refused file is not kept open
+            raise
+
+    def _check_format(self) -> None:
+        path = self.path
         with self.transaction():
             txn = self._at.local.txn
             meta = self._dbs[b"meta"]

@@ -203,6 +203,7 @@ def test_an_lmdb_file_of_another_format_is_refused_with_a_clear_error(tmp_path: 
     env.close()
     with pytest.raises(lmdb_store.IncompatibleFile, match="letta-mock-lmdb 0"):
         LmdbStore(str(path))
+    assert str(path.resolve()) not in lmdb_store._OPEN  # the refused file is not held open
 
 
 def test_a_shared_store_keeps_runs_across_a_restart(shared: str, tmp_path: Path) -> None:
