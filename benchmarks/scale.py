@@ -62,21 +62,8 @@ def _template(service: Any) -> Any:
     raise RuntimeError("the template run never ended")
 
 
-def _fill_memory(store: Any, template_json: str, template_id: str, size: int) -> list[str]:
-    from mockserver.conversation import new_id
-    from mockserver.records import RunRecord
-
-    wanted = set(random.sample(range(size), min(SAMPLED_IDS, size)))
-    sample: list[str] = []
-    for index in range(size):
-        run_id = new_id("run")
-        store.add_run(RunRecord.from_json(template_json.replace(template_id, run_id)))
-        if index in wanted:
-            sample.append(run_id)
-    return sample
-
-
-def _fill_lmdb(store: Any, template_json: str, template_id: str, size: int) -> list[str]:
+def _fill_through_store(store: Any, template_json: str, template_id: str, size: int) -> list[str]:
+    """Fill with ``add_run``, 10,000 runs to a transaction (memory and LMDB stores)."""
     from mockserver.conversation import new_id
     from mockserver.records import RunRecord
 
@@ -158,10 +145,8 @@ def measure_cell(store_kind: str, size: int, seconds: float, connections: int) -
     gc.collect()
     rss_before = own_rss_bytes()
     began = time.perf_counter()
-    if store_kind == "memory":
-        sample = _fill_memory(service.store, template_json, template.id, size)
-    elif store_kind == "lmdb":
-        sample = _fill_lmdb(service.store, template_json, template.id, size)
+    if store_kind in ("memory", "lmdb"):
+        sample = _fill_through_store(service.store, template_json, template.id, size)
     else:
         assert sqlite_path is not None
         sample = _fill_sqlite(sqlite_path, template, template_json, size)
