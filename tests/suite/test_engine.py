@@ -166,23 +166,30 @@ def test_without_agent_id_the_suite_creates_one() -> None:
     assert any("created agent" in n for n in result.notices)
 
 
-class _Refuse(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self._send(200, {"status": "ok"})
+class _Json(BaseHTTPRequestHandler):
+    """A quiet handler that answers JSON (or nothing, for ``body=None``)."""
 
-    def do_POST(self) -> None:
-        self._send(400, {"detail": "INVALID_ARGUMENT: Must specify either model or llm_config"})
-
-    def _send(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
+    def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        data = b"" if body is None else json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if body is not None:
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
     def log_message(self, *args: Any) -> None:
         return
+
+
+class _Refuse(_Json):
+    def do_GET(self) -> None:
+        self._send(200, {"status": "ok"})
+
+    def do_POST(self) -> None:
+        self._send(400, {"detail": "INVALID_ARGUMENT: Must specify either model or llm_config"})
 
 
 @pytest.fixture
@@ -209,26 +216,15 @@ def test_a_refused_agent_creation_is_explained(tiny_server: tuple[str, Any]) -> 
     assert "--agent-id" in result.errors[0]
 
 
-class _Throttle(BaseHTTPRequestHandler):
+class _Throttle(_Json):
     calls = 0
 
     def do_GET(self) -> None:
         type(self).calls += 1
         if type(self).calls == 1:
-            self.send_response(429)
-            self.send_header("Retry-After", "0.2")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self._send(429, headers={"Retry-After": "0.2"})
             return
-        data = b'{"ok": true}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        return
+        self._send(200, {"ok": True})
 
 
 def test_429_retry_after_is_honoured() -> None:
