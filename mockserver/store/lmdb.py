@@ -163,14 +163,13 @@ class LmdbStore:
             local.txn = txn
             try:
                 yield
+                txn.commit()
+            except lmdb.MapFullError as error:  # from a write inside, or from the commit
+                txn.abort()
+                raise StoreFull(f"the LMDB file {self.path} is full: {error}") from error
             except BaseException:
                 txn.abort()
                 raise
-            else:
-                try:
-                    txn.commit()
-                except lmdb.MapFullError as error:
-                    raise StoreFull(f"the LMDB file {self.path} is full: {error}") from error
             finally:
                 local.txn = None
 
@@ -207,11 +206,8 @@ class LmdbStore:
     # ``pop`` read and write in one).
 
     def _write(self, txn: Any, key: bytes, data: bytes) -> bytes | None:
-        """Store a record; the one it replaced, if any."""
-        try:
-            replaced: bytes | None = txn.replace(key, data, db=self._dbs[b"runs"])
-        except lmdb.MapFullError as error:
-            raise StoreFull(f"the LMDB file {self.path} is full: {error}") from error
+        """Store a record; the one it replaced, if any (a full file: see ``transaction``)."""
+        replaced: bytes | None = txn.replace(key, data, db=self._dbs[b"runs"])
         return replaced
 
     def _index(self, txn: Any, record: RunRecord, before: bytes | None) -> None:

@@ -320,3 +320,20 @@ def test_an_lmdb_path_that_cannot_be_a_store_is_refused_with_a_clear_error(
 ) -> None:
     with pytest.raises(lmdb_store.CannotOpen, match="cannot open the LMDB store"):
         LmdbStore(str(tmp_path))  # a directory
+
+
+def test_a_full_lmdb_file_refuses_a_new_run_as_store_full_and_keeps_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lmdb_store, "RESERVE_BASE", 1024 * 1024)  # a 1 MiB file
+    monkeypatch.setattr(lmdb_store, "RESERVE_PER_RUN", 0)
+    store = LmdbStore(str(tmp_path / "small.lmdb"), max_runs=1000, max_body_bytes=1)
+    kept: list[str] = []
+    with pytest.raises(StoreFull, match="is full"):
+        for n in range(1000):
+            big = record(n)
+            big.request = {"input": "x" * 100_000}
+            store.add_run(big)
+            kept.append(big.id)
+    assert kept and [r.id for r in store.runs()] == kept  # the refused run left nothing behind
+    store.close()
