@@ -7,10 +7,10 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException
 
 from mockserver.config import MockConfig
@@ -19,7 +19,7 @@ from mockserver.faults import FAULT_HEADER, Fault, FaultError, FaultPlan
 from mockserver.journal import BODY_PREVIEW, RECORDED_HEADERS, Journal, JournalEntry
 from mockserver.routes.admin import admin
 from mockserver.routes.agents import agents
-from mockserver.routes.common import EXTENSION
+from mockserver.routes.common import EXTENSION, current_request
 from mockserver.routes.health import health
 from mockserver.routes.runs import runs
 from mockserver.service import MockService
@@ -30,6 +30,8 @@ API_PREFIX = "/v1"
 ADMIN_PREFIX = "/_mock"
 OPEN_PATHS = ("/v1/health/",)
 JSON_TYPE = "application/json"
+# Where the request's injected fault is noted for the journal (in the WSGI environ).
+FAULT_KEY = "letta_mock.fault"
 MESSAGE_ITEM = re.compile(r"/v1/agents/[^/]+/messages/[^/]+")
 # Where WSGI puts each recorded header (Content-Type has no HTTP_ prefix).
 RECORDED_ENVIRON = {
@@ -42,26 +44,26 @@ def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Resp
     return Response(json.dumps(body), status=status, headers=headers, mimetype=JSON_TYPE)
 
 
-def _bearer_matches(expected: str) -> bool:
-    header = request.headers.get("Authorization", "")
+def _bearer_matches(req: Request, expected: str) -> bool:
+    header = req.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), expected)
 
 
-def _canonical_redirect(bare: bool = False) -> Response | None:
+def _canonical_redirect(req: Request, bare: bool = False) -> Response | None:
     """307 to the canonical form when the path's trailing slash differs from the route's.
 
     ``bare`` (the ``bare-redirect`` quirk): no body and no Content-Type, only Location.
     """
-    rule = request.url_rule
+    rule = req.url_rule
     if rule is None:
         return None
     wants_slash = rule.rule.endswith("/")
-    if request.path.endswith("/") == wants_slash:
+    if req.path.endswith("/") == wants_slash:
         return None
-    target = request.path + "/" if wants_slash else request.path.rstrip("/")
-    query = request.query_string.decode("latin-1")
-    location = request.host_url.rstrip("/") + target + (f"?{query}" if query else "")
+    target = req.path + "/" if wants_slash else req.path.rstrip("/")
+    query = req.query_string.decode("latin-1")
+    location = req.host_url.rstrip("/") + target + (f"?{query}" if query else "")
     if bare:
         response = Response(b"", status=307, headers={"Location": location})
         del response.headers["Content-Type"]
@@ -93,8 +95,8 @@ def _dropped_connection() -> Response:
     return response
 
 
-def _apply_fault(fault: Fault) -> Response | None:
-    g.fault = fault.text
+def _apply_fault(req: Request, fault: Fault) -> Response | None:
+    req.environ[FAULT_KEY] = fault.text
     if fault.kind == "latency":
         time.sleep(fault.seconds)
         return None
@@ -109,21 +111,36 @@ def _apply_fault(fault: Fault) -> Response | None:
     return _json({"detail": text}, fault.status, headers)
 
 
-def _journal_body(max_bytes: int) -> bytes | str | None:
-    length = request.content_length or 0
+def _journal_body(req: Request, max_bytes: int) -> bytes | str | None:
+    length = req.content_length or 0
     if length > max_bytes:
         return f"<{length} bytes, over the size limit>"
     try:
-        return request.get_data(cache=True)[:BODY_PREVIEW]
+        return req.get_data(cache=True)[:BODY_PREVIEW]
     except HTTPException:
         return None
+
+
+class MockFlask(Flask):
+    """Flask, less one cost per request: whether a view or hook is a coroutine function is
+    decided once per function rather than on every call (the mock has no async views)."""
+
+    def __init__(self, import_name: str) -> None:
+        super().__init__(import_name)
+        self._callables: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        found = self._callables.get(func)
+        if found is None:
+            found = self._callables[func] = super().ensure_sync(func)
+        return found
 
 
 def create_app(config: MockConfig | None = None, service: MockService | None = None) -> Flask:
     """A Flask app serving the mock. Pass a config, or an already built service."""
     svc = service if service is not None else MockService(config or MockConfig())
     cfg = svc.config
-    app = Flask("mockserver")
+    app = MockFlask("mockserver")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
     # One byte more than allowed, so that a body streamed without Content-Length (chunked)
@@ -139,10 +156,10 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
 
     @app.before_request
     def before() -> Response | None:
-        g.fault = None
-        path = request.path
+        req = current_request()
+        path = req.path
         if path.startswith(ADMIN_PREFIX):
-            if cfg.admin_token and not _bearer_matches(cfg.admin_token):
+            if cfg.admin_token and not _bearer_matches(req, cfg.admin_token):
                 return _json(
                     {"detail": "Unauthorized: send Authorization: Bearer <admin token>"},
                     401,
@@ -150,30 +167,32 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
                 )
             return None
         if not path.startswith(API_PREFIX):
-            return _canonical_redirect(quirks.bare_redirect)
+            return _canonical_redirect(req, quirks.bare_redirect)
         canonical = path if path.endswith("/") else path + "/"
-        if cfg.token and canonical not in OPEN_PATHS and not _bearer_matches(cfg.token):
+        if cfg.token and canonical not in OPEN_PATHS and not _bearer_matches(req, cfg.token):
             return _json(
                 {"detail": "Unauthorized: send Authorization: Bearer <token>"},
                 401,
                 {"WWW-Authenticate": "Bearer"},
             )
-        moved = _canonical_redirect(quirks.bare_redirect)
+        moved = _canonical_redirect(req, quirks.bare_redirect)
         if moved is not None:
             return moved
-        asked = request.headers.get(FAULT_HEADER)
+        asked = req.headers.get(FAULT_HEADER)
         if canonical in OPEN_PATHS and not asked:
             return None  # readiness probes are never faulted at random
         try:
             fault = faults.choose(asked)
         except FaultError as exc:
             return _json({"detail": f"{FAULT_HEADER}: {exc}"}, 400)
-        return _apply_fault(fault) if fault is not None else None
+        return _apply_fault(req, fault) if fault is not None else None
 
     @app.after_request
     def after(response: Response) -> Response:
-        if not request.path.startswith(ADMIN_PREFIX):
-            environ = request.environ
+        req = current_request()
+        path = req.path
+        if not path.startswith(ADMIN_PREFIX):
+            environ = req.environ
             headers = {
                 name: environ[key] for name, key in RECORDED_ENVIRON.items() if key in environ
             }
@@ -181,13 +200,13 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
                 JournalEntry(
                     seq=journal.next_seq(),
                     at=time.time(),
-                    method=request.method,
-                    path=request.path,
-                    query=request.query_string.decode("latin-1"),
+                    method=req.method,
+                    path=path,
+                    query=req.query_string.decode("latin-1"),
                     headers=headers,
-                    raw_body=_journal_body(cfg.max_body_bytes),
+                    raw_body=_journal_body(req, cfg.max_body_bytes),
                     status=response.status_code,
-                    fault=getattr(g, "fault", None),
+                    fault=environ.get(FAULT_KEY),
                 )
             )
         svc.sweep_if_due()

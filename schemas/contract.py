@@ -84,8 +84,12 @@ def defaults(name: str) -> dict[str, Any]:
 
 def initial_values(name: str) -> dict[str, Any]:
     """The required properties of ``name`` with the value each starts with (its ``const`` or
-    ``default``), e.g. a new run's metadata from ``run-metadata.json``. A fresh copy."""
-    return copy.deepcopy(_initial_values(name))
+    ``default``), e.g. a new run's metadata from ``run-metadata.json``. A fresh copy (made
+    per run, so only containers are copied deeply)."""
+    return {
+        key: copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+        for key, value in _initial_values(name).items()
+    }
 
 
 @cache

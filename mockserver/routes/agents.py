@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Request
 
 from mockserver.bodies import read_body, read_object
 from mockserver.coercion import CoercionError, canonical
 from mockserver.errors import ApiError, detail, invalid
 from mockserver.profiles import request_check
-from mockserver.routes.common import agent_id_problem, require_agent, service
+from mockserver.routes.common import agent_id_problem, current_request, require_agent, service
 from mockserver.scenarios import SCENARIO_HEADER, Scenario, ScenarioError, parse_scenario
 from mockserver.store.base import StoreFull
 from schemas import validator
@@ -19,17 +19,14 @@ from schemas.validation import Problem
 agents = Blueprint("agents", __name__)
 
 
-def _max_body() -> int:
-    return service().config.max_body_bytes
-
-
 @agents.post("/v1/agents/")
 def create_agent() -> tuple[dict[str, Any], int]:
-    body = read_body(request, _max_body())
+    svc = service()
+    body = read_body(current_request(), svc.config.max_body_bytes)
     problems = validator("create-agent-request", "server").problems(body)
     if problems:
         raise invalid(problems)
-    return service().create_agent(body), 200
+    return svc.create_agent(body), 200
 
 
 @agents.get("/v1/agents/<agent_id>")
@@ -46,8 +43,8 @@ def _refuse_if_invalid(path_problem: Problem | None, body_problems: list[Problem
         raise ApiError(422, {"detail": items})
 
 
-def _scenario_from_header() -> Scenario | None:
-    text = request.headers.get(SCENARIO_HEADER)
+def _scenario_from_header(req: Request) -> Scenario | None:
+    text = req.headers.get(SCENARIO_HEADER)
     if text is None or not text.strip():
         return None
     try:
@@ -58,8 +55,9 @@ def _scenario_from_header() -> Scenario | None:
 
 @agents.post("/v1/agents/<agent_id>/messages/async")
 def send_message_async(agent_id: str) -> tuple[dict[str, Any], int]:
-    quirks = service().quirks
-    body = read_body(request, _max_body())
+    svc, req = service(), current_request()
+    quirks = svc.quirks
+    body = read_body(req, svc.config.max_body_bytes)
     path_problem = agent_id_problem(agent_id)
     body_problems: list[Problem] = validator("letta-async-request", "server").problems(body)
     if not body_problems:
@@ -70,10 +68,10 @@ def send_message_async(agent_id: str) -> tuple[dict[str, Any], int]:
         except CoercionError as exc:
             body_problems = [exc.problem]
     _refuse_if_invalid(path_problem, body_problems)
-    scenario = _scenario_from_header()
+    scenario = _scenario_from_header(req)
     agent = require_agent(agent_id)
     try:
-        return service().create_run(agent_id, body, scenario, agent=agent), 200
+        return svc.create_run(agent_id, body, scenario, agent=agent), 200
     except StoreFull as exc:
         raise detail(
             503, f"{exc}; wait for runs to end or raise --max-runs", {"Retry-After": "1"}
@@ -82,15 +80,16 @@ def send_message_async(agent_id: str) -> tuple[dict[str, Any], int]:
 
 @agents.post("/v1/agents/<agent_id>/messages/cancel")
 def cancel_runs(agent_id: str) -> dict[str, str]:
-    body = read_object(request, _max_body(), required=False)
+    svc = service()
+    body = read_object(current_request(), svc.config.max_body_bytes, required=False)
     problems: list[Problem] = []
     if body is not None:
         problems = validator("cancel-request", "server").problems(body)
     _refuse_if_invalid(agent_id_problem(agent_id), problems)
-    if not service().quirks.cancel_skips_agent_check:
+    if not svc.quirks.cancel_skips_agent_check:
         require_agent(agent_id)
     run_ids = (body or {}).get("run_ids")
-    answer = service().cancel(agent_id, run_ids)
+    answer = svc.cancel(agent_id, run_ids)
     if answer is None:
         raise detail(409, f"CONFLICT: No active runs to cancel for agent {agent_id}")
     return answer

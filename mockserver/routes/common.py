@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import Request, current_app, request
 
 from mockserver.errors import ApiError, detail, invalid_at
 from mockserver.records import RunRecord
@@ -14,6 +14,13 @@ from schemas.loader import raw
 from schemas.validation import Problem, validator
 
 EXTENSION = "letta_mock"
+
+
+def current_request() -> Request:
+    """The request itself rather than Flask's proxy to it: code that reads it often takes it
+    once, since each use of the proxy looks the request up again."""
+    found: Request = request._get_current_object()  # type: ignore[attr-defined]
+    return found
 
 
 def service() -> MockService:
