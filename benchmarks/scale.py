@@ -153,13 +153,15 @@ def measure_cell(store_kind: str, size: int, seconds: float, connections: int) -
     fill_seconds = time.perf_counter() - began
     gc.collect()
     rss_after = own_rss_bytes()
-    disk = 0
+    disk = 0  # what the files take on disk (the LMDB file is sparse: its size says more)
     if sqlite_path:
         disk = sum(
-            os.path.getsize(p) for p in (sqlite_path, sqlite_path + "-wal") if os.path.exists(p)
+            os.stat(p).st_blocks * 512
+            for p in (sqlite_path, sqlite_path + "-wal")
+            if os.path.exists(p)
         )
     if lmdb_path:
-        disk = os.path.getsize(lmdb_path)
+        disk = os.stat(lmdb_path).st_blocks * 512
     app = create_app(service=service)
     server = create_json_server(app, config)
     threading.Thread(target=server.run, daemon=True).start()

@@ -6,6 +6,12 @@ a mutex in the lock file beside the store, so ``transaction()`` makes a read-mod
 atomic across threads and processes. Commits are written to the operating system, not
 flushed to the disk: a killed mock loses nothing, a crashed machine may.
 
+On Linux, writes go straight into the memory map (LMDB's ``writemap``): a commit then copies
+no pages and makes no write calls, which saves about a tenth of a POST's cost. LMDB then
+sizes the file to the whole reserved map at once; Linux file systems keep it sparse, so the
+disk holds only what was written (``du``), while ``ls`` shows the reservation. The price: a
+disk that fills up under the file stops the process with SIGBUS instead of failing a write.
+
 Layout (named databases):
 
 * ``runs``: run id -> the record (``RunRecord.to_bytes``);
@@ -48,6 +54,8 @@ DUE = struct.Struct(">dQ")
 # for a request of the largest size the mock accepts, twice over, and its record.
 RESERVE_PER_RUN = 64 * 1024
 RESERVE_BASE = 256 * 1024 * 1024
+# Only where the file is sure to stay sparse (elsewhere it may take the reservation on disk).
+WRITEMAP = sys.platform == "linux"
 
 
 def map_size(max_runs: int, max_body_bytes: int) -> int:
@@ -81,6 +89,7 @@ class _Environment:
                 max_readers=1024,
                 sync=False,
                 metasync=False,
+                writemap=WRITEMAP,
             )
         except lmdb.Error as error:
             raise CannotOpen(
