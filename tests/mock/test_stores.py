@@ -337,3 +337,18 @@ def test_a_full_lmdb_file_refuses_a_new_run_as_store_full_and_keeps_the_others(
             kept.append(big.id)
     assert kept and [r.id for r in store.runs()] == kept  # the refused run left nothing behind
     store.close()
+
+
+@pytest.mark.skipif(
+    not lmdb_store.WRITEMAP, reason="the file is sparse only where LMDB writes through its map"
+)
+def test_an_lmdb_file_takes_on_disk_only_what_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "runs.lmdb"
+    store = LmdbStore(str(path), max_runs=10_000)
+    for n in range(100):
+        store.add_run(record(n))
+    reserved, used = path.stat().st_size, path.stat().st_blocks * 512
+    assert reserved == lmdb_store.map_size(10_000, 1_048_576)  # the whole reservation, as size
+    assert used < 16 * 1024 * 1024  # but a hundred runs take well under 16 MiB of disk
+    assert len(store.runs()) == 100
+    store.close()
