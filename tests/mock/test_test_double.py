@@ -31,6 +31,16 @@ def test_the_journal_records_api_requests_with_their_answers(client: FlaskClient
     assert entries[0]["body"] == {"input": "hi"}
 
 
+def test_answers_are_json_in_utf_8_whatever_the_values_hold(client: FlaskClient) -> None:
+    huge = 2**70  # beyond what the fast encoder takes: the standard one answers instead
+    post_async(client, {"input": "héllo ✓", "max_steps": huge})
+    answer = client.get("/_mock/requests")
+    assert answer.status_code == 200 and answer.mimetype == "application/json"
+    assert answer.get_json()[0]["body"] == {"input": "héllo ✓", "max_steps": huge}
+    agent = client.post("/v1/agents/", json={"name": "héllo ✓"})
+    assert agent.status_code == 200 and "héllo ✓".encode() in agent.data  # text as UTF-8
+
+
 def test_the_journal_filters_by_method_path_and_status(client: FlaskClient) -> None:
     post_async(client, {"input": "hi"})
     post_async(client, {})
