@@ -52,7 +52,7 @@ def _die_with_parent() -> None:
 
 def serve_granian(config: MockConfig, build_app: Callable[[], Any]) -> None:
     """Serve ``build_app()`` (called in the worker) until the supervisor is interrupted."""
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
     from granian.log import LogLevels
     from granian.server.mp import MPServer
 
@@ -68,5 +68,6 @@ def serve_granian(config: MockConfig, build_app: Callable[[], Any]) -> None:
         workers=config.workers,
         blocking_threads=config.threads_for("granian"),
         log_level=LogLevels.warning,
+        http=HTTPModes.http1,
     )
     server.serve(target_loader=load, wrap_loader=False)
