@@ -50,7 +50,7 @@ SEQ = struct.Struct(">Q")
 # Clock readings are never negative, and big-endian IEEE doubles of non-negative numbers sort
 # as the numbers do.
 DUE = struct.Struct(">dQ")
-# Address space reserved for the file (it grows only as far as it is filled). Per run: room
+# Address space reserved for the file (the disk holds only what is filled). Per run: room
 # for a request of the largest size the mock accepts, twice over, and its record.
 RESERVE_PER_RUN = 64 * 1024
 RESERVE_BASE = 256 * 1024 * 1024
