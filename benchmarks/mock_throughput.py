@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.processes import MissingTool, ServerProcess, free_port
+from benchmarks.processes import MissingTool, ServerProcess, console_script, free_port
 from benchmarks.report import table, verdict, write_results
 from benchmarks.workload import (
     AGENT_ID,
@@ -69,11 +69,7 @@ def prism_binary(explicit: str | None) -> str:
 
 
 def mock_binary() -> str:
-    beside = Path(sys.executable).with_name("letta-mock")
-    found = str(beside) if beside.is_file() else shutil.which("letta-mock")
-    if not found:
-        raise MissingTool("letta-mock is not on PATH; install the project: pip install -e .")
-    return found
+    return console_script("letta-mock")
 
 
 def write_openapi(folder: Path) -> Path:

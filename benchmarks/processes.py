@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +25,15 @@ PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 class MissingTool(RuntimeError):
     """A program the benchmark needs is not installed; the message says how to get it."""
+
+
+def console_script(name: str) -> str:
+    """The path of one of the project's commands (``letta-mock``, ``letta-contract``)."""
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if not found:
+        raise MissingTool(f"{name} is not on PATH; install the project: pip install -e .")
+    return found
 
 
 def _stat_fields(pid: int) -> list[str] | None:

@@ -1,15 +1,22 @@
-"""Our contract suite and Schemathesis over the same deliberately broken servers.
+"""The contract suite's speed, and the suite beside Schemathesis over deliberately broken servers.
 
-Both tools get the same servers (the mock's app behind the middlewares of
-``tests/suite/broken.py``); Schemathesis reads the OpenAPI document the kit generates
-(``schemas.openapi.build_openapi``), with the path's ``agent_id`` pinned to the mock's agent
-so its valid requests reach a real agent. For each server the table says whether each tool
-reported something it does not report against the unbroken mock, what, and how long it took.
+Two measurements:
 
-Schemathesis is not a dependency of the kit: ``.venv/bin/pip install schemathesis`` first.
+* **Quick profile**: ``letta-contract run --profile quick`` against ``letta-mock`` (default
+  settings, one seeded agent), each as its own process, three times: wall time, cases and
+  cases per second, and whether the mock conformed. Goal: under 30 s.
+* **Broken servers**: both tools get the same servers (the mock's app behind the middlewares
+  of ``tests/suite/broken.py``); Schemathesis reads the OpenAPI document the kit generates
+  (``schemas.openapi.build_openapi``), with the path's ``agent_id`` pinned to the mock's agent
+  so its valid requests reach a real agent. For each server the table says whether each tool
+  reported something it does not report against the unbroken mock, what, and how long it
+  took.
 
-    .venv/bin/python benchmarks/suite_vs_schemathesis.py [--only NAME] [--max-examples N]
+Schemathesis is not a dependency of the kit: ``pip install schemathesis`` first.
 
+    python -m benchmarks.suite_vs_schemathesis [--only NAME] [--max-examples N]
+
+Prints the tables and writes ``benchmarks/results/suite_vs_schemathesis-<UTC time>.json``.
 Times depend on the machine; read the ratios, not the seconds.
 """
 
@@ -37,11 +44,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from suite.broken import BROKEN, Broken, serve  # noqa: E402
 
+from benchmarks.processes import ServerProcess, console_script, free_port  # noqa: E402
+from benchmarks.report import table, verdict, write_results  # noqa: E402
 from contract_tests.config import SuiteConfig  # noqa: E402
 from contract_tests.engine import run_suite  # noqa: E402
 from schemas.openapi import build_openapi  # noqa: E402
 
 SEED = 1
+QUICK_REPEATS = 3
+GOAL_QUICK_SECONDS = 30.0
 BASELINE_SEEDS = (1, 2, 3)
 ASYNC = "POST /v1/agents/{agent_id}/messages/async"
 RUN = "GET /v1/runs/{run_id}"
@@ -167,9 +178,43 @@ def target(broken: Broken | None) -> Iterator[tuple[str, str]]:
         yield url, agent_id
 
 
+def quick_profile(workdir: Path, repeats: int = QUICK_REPEATS) -> list[dict[str, Any]]:
+    """``letta-contract run --profile quick`` against a fresh ``letta-mock``, ``repeats`` times."""
+    mock, suite = console_script("letta-mock"), console_script("letta-contract")
+    runs: list[dict[str, Any]] = []
+    for attempt in range(repeats):
+        agent_id, port = f"agent-{uuid.uuid4()}", free_port()
+        argv = [mock, "--port", str(port), "--agent", agent_id]
+        report = workdir / f"quick-{attempt}.json"
+        with ServerProcess("letta-mock", argv, port, log_path=workdir / "mock.log") as server:
+            command = [suite, "run", "--base-url", server.base_url, "--agent-id", agent_id]
+            command += ["--profile", "quick", "--report", str(report)]
+            started = time.monotonic()
+            done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+            seconds = time.monotonic() - started
+        found = json.loads(report.read_text()) if report.exists() else {}
+        cases = int(found.get("cases", 0))
+        runs.append(
+            {
+                "seconds": round(seconds, 2),
+                "exit_code": done.returncode,
+                "conforming": found.get("conforming"),
+                "cases": cases,
+                "requests": found.get("requests"),
+                "runs_created": found.get("runs_created"),
+                "cases_per_second": round(cases / seconds, 1) if seconds else None,
+            }
+        )
+        print(f"  quick profile run {attempt + 1}: {seconds:.1f} s", file=sys.stderr)
+    return runs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="run only the broken servers whose name contains this")
+    parser.add_argument(
+        "--quick-repeats", type=int, default=QUICK_REPEATS, help="runs of the quick profile"
+    )
     parser.add_argument(
         "--max-examples",
         type=int,
@@ -180,6 +225,7 @@ def main() -> int:
     chosen = [b for b in BROKEN if not args.only or args.only in b.name]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
+        quick = quick_profile(workdir, args.quick_repeats)
         with target(None) as (url, agent):
             ours_base = our_suite(url, agent, {})
         st_base = Outcome(0.0, set())
@@ -199,13 +245,74 @@ def main() -> int:
                 theirs = schemathesis(url, agent, workdir, args.max_examples)
             rows.append((broken, ours, theirs))
             print(f"  done: {broken.name}", file=sys.stderr)
-    _table(rows, ours_base, st_base)
+    summary = _table(rows, ours_base, st_base)
+    print()
+    print(table(quick, list(quick[0]) if quick else []))
+    slowest = max((q["seconds"] for q in quick), default=None)
+    all_conform = all(q["conforming"] for q in quick) if quick else None
+    goals: list[dict[str, Any]] = [
+        {
+            "goal": "quick profile against the mock (s, slowest run)",
+            "target": f"< {GOAL_QUICK_SECONDS:.0f}",
+            "measured": slowest,
+            "verdict": verdict(None if slowest is None else slowest < GOAL_QUICK_SECONDS),
+        },
+        {
+            "goal": "the mock conforms in every quick run",
+            "target": "yes",
+            "measured": all_conform,
+            "verdict": verdict(all_conform),
+        },
+        {
+            "goal": "broken servers caught by the check owning the rule",
+            "target": f"{len(rows)}/{len(rows)}",
+            "measured": f"{summary['caught_ours']}/{len(rows)}",
+            "verdict": verdict(summary["caught_ours"] == len(rows)) if rows else verdict(None),
+        },
+        {
+            "goal": "broken servers with a new Schemathesis finding (reported)",
+            "target": "-",
+            "measured": f"{summary['caught_schemathesis']}/{len(rows)}",
+            "verdict": "-",
+        },
+        {
+            "goal": "Schemathesis time / our suite's time, in total (reported)",
+            "target": "-",
+            "measured": summary["time_ratio"],
+            "verdict": "-",
+        },
+    ]
+    print()
+    print(table(goals, ["goal", "target", "measured", "verdict"]))
+    path = write_results(
+        "suite_vs_schemathesis",
+        {
+            "settings": vars(args),
+            "quick_profile": quick,
+            "baseline": {
+                "ours": {
+                    "seconds": round(ours_base.seconds, 2),
+                    "findings": sorted(ours_base.findings),
+                },
+                "schemathesis": {
+                    "seconds_one_run": round(st_base.seconds, 2),
+                    "seeds": list(BASELINE_SEEDS),
+                    "findings": sorted(st_base.findings),
+                    "error": st_base.error,
+                },
+            },
+            "broken": summary["rows"],
+            "goals": goals,
+        },
+    )
+    print(f"\nwritten: {path}")
     return 0
 
 
 def _table(
     rows: list[tuple[Broken, Outcome, Outcome]], ours_base: Outcome, st_base: Outcome
-) -> None:
+) -> dict[str, Any]:
+    """Print the broken-server table; the same figures, for the results file."""
     print()
     print(
         f"Unbroken mock: our suite {len(ours_base.findings)} finding(s) in "
@@ -223,6 +330,7 @@ def _table(
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     caught_ours = caught_st = 0
     total_ours = total_st = 0.0
+    recorded: list[dict[str, Any]] = []
     for broken, ours, theirs in rows:
         right = broken.check in ours.findings
         caught_ours += right
@@ -237,6 +345,18 @@ def _table(
         label = broken.check if right else f"MISSED ({len(ours.findings)} other)"
         shown = "; ".join(new)[:50] if new else ("-" if not theirs.error else "error")
         ratio = theirs.seconds / ours.seconds if ours.seconds else float("nan")
+        recorded.append(
+            {
+                "server": broken.name,
+                "rule_check": broken.check,
+                "ours_caught": right,
+                "ours_findings": sorted(ours.findings),
+                "ours_seconds": round(ours.seconds, 2),
+                "schemathesis_new_findings": new,
+                "schemathesis_seconds": round(theirs.seconds, 2),
+                "schemathesis_error": theirs.error,
+            }
+        )
         print(
             f"| {broken.name[:32]:32} | {label[:30]:30} | {ours.seconds:6.1f} | {shown:50} | "
             f"{theirs.seconds:6.1f} | {ratio:7.1f} |"
@@ -248,8 +368,15 @@ def _table(
         f"{caught_st}/{n} with a finding on an affected route that it never reports on the "
         f"unbroken mock (read the finding to judge whether it is about the broken rule)."
     )
-    if total_ours:
-        print(f"Time: Schemathesis took {total_st / total_ours:.1f}x our suite's time in total.")
+    time_ratio = round(total_st / total_ours, 2) if total_ours else None
+    if time_ratio is not None:
+        print(f"Time: Schemathesis took {time_ratio:.1f}x our suite's time in total.")
+    return {
+        "rows": recorded,
+        "caught_ours": caught_ours,
+        "caught_schemathesis": caught_st,
+        "time_ratio": time_ratio,
+    }
 
 
 if __name__ == "__main__":
