@@ -234,10 +234,10 @@ class Conversation:
     def search(self, step_id: str, query: str, found: str) -> list[dict[str, Any]]:
         """A ``conversation_search`` tool call and its successful return."""
         call = self.tool_call(step_id, "tool_call_message", "conversation_search", {"query": query})
-        ret = {
-            "tool_call_id": call["tool_call"]["tool_call_id"],
-            "status": TOOL_SUCCESS,
+        ret = {  # in the server's order
             "tool_return": found,
+            "status": TOOL_SUCCESS,
+            "tool_call_id": call["tool_call"]["tool_call_id"],
         }
         return [call, self.tool_return(step_id, ret)]
 

@@ -402,8 +402,9 @@ FINDINGS: list[Finding] = [
         "include_return_message_types`; messages put `message_type` fourth (`id, date, name, "
         "message_type, otid, sender_id, step_id, is_err, seq_id, run_id, ...`); a tool "
         "return is `tool_return, status, tool_call_id, ...`.",
-        "follows the property order of the kit's schemas (alphabetical `request-config.json`, "
-        "`message_type` after `run_id` in the message schemas).",
+        "follows the property order of the kit's schemas, which list properties in the "
+        "server's declaration order (`request-config.json`, the message schemas, `step.json`), "
+        "in every profile; the items of `tool_returns` are echoed from the request in its order.",
         "any case with a run or messages.",
         where(aspect="key-order"),
         priority=5,
