@@ -19,6 +19,13 @@ from schemas.contract import tag_of
 Stamp = Callable[[float], str]
 Output = Callable[[RunRecord], RunOutput]
 RESULT_MESSAGE_LIMIT = 100
+# What Letta 0.16.8's callback client (httpx 0.28.1) sends besides Host, Connection, the length
+# and the JSON content type (which the mock's client sends too).
+HTTPX_HEADERS = {
+    "User-Agent": "python-httpx/0.28.1",
+    "Accept": "*/*",
+    "Accept-Encoding": "gzip, deflate, br, zstd",
+}
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,7 @@ class CallbackDispatcher:
                     json=callback_payload(
                         record, self.output(record), sent_at, self.stamp, self.quirks
                     ),
+                    headers=self._headers(),
                     timeout=self.timeout,
                     allow_redirects=False,
                 )
@@ -171,6 +179,12 @@ class CallbackDispatcher:
             except requests.RequestException as exc:
                 outcome = CallbackOutcome(self.stamp(sent_at), None, prefix + repr(exc))
         record_outcome(record.id, outcome)
+
+    def _headers(self) -> dict[str, str] | None:
+        """The headers that differ from the HTTP client's own (``httpx-callback-client``)."""
+        if self.quirks is not None and self.quirks.httpx_callback_client:
+            return dict(HTTPX_HEADERS)
+        return None
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until every callback sent so far has been delivered or has failed."""

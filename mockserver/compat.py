@@ -116,6 +116,11 @@ class Quirks:
         "`callback_sent_at`",
         "§3",
     )
+    httpx_callback_client: bool = _quirk(
+        "callbacks are sent with the headers of `python-httpx/0.28.1` (`User-Agent`, `Accept`, "
+        "`Accept-Encoding`) instead of the mock's HTTP client's",
+        "differential report, `callback/*`",
+    )
     lax_coercion: bool = _quirk(
         'lax integers and booleans (`"2"`, `"yes"`) are accepted and stored as plain values',
         "§5",

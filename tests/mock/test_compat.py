@@ -212,6 +212,16 @@ def _callback_sent_at_on_failure(client: FlaskClient) -> bool:
     return recorded["callback_sent_at"] is not None
 
 
+def _httpx_callback_client(client: FlaskClient) -> bool:
+    with Receiver() as receiver:
+        ended(client, {"input": "hi", "callback_url": receiver.url})
+        wait_for_callbacks(client)
+    assert len(receiver.headers) == 1
+    headers = receiver.headers[0]
+    assert headers["Content-Type"] == "application/json"
+    return headers["User-Agent"] == "python-httpx/0.28.1" and headers["Accept"] == "*/*"
+
+
 def _lax_coercion(client: FlaskClient) -> bool:
     return bool(post_async(client, {"input": "hi", "max_steps": "2"}).status_code == 200)
 
@@ -239,6 +249,7 @@ PROBES: dict[str, Callable[[FlaskClient], bool]] = {
     "405-allow-patch": _allow_patch_on_405,
     "cancel-answers-after-callback": _cancel_answers_after_callback,
     "callback-sent-at-on-failure": _callback_sent_at_on_failure,
+    "httpx-callback-client": _httpx_callback_client,
     "lax-coercion": _lax_coercion,
     "callback-result-metadata": _callback_result_metadata,
 }

@@ -415,7 +415,8 @@ FINDINGS: list[Finding] = [
         "The callback comes from `python-httpx/0.28.1` (headers `Host, Accept: */*, "
         "Accept-Encoding: gzip, deflate, br, zstd, Connection: keep-alive, User-Agent, "
         "Content-Length, Content-Type: application/json`). Cosmetic.",
-        "`python-requests/<version>`.",
+        "`python-requests/<version>`; under the quirk `httpx-callback-client` (in the "
+        "`letta-0.16.8` profile) the headers of `python-httpx/0.28.1`.",
         "`callback/*`.",
         where(path=r"^callback\.user_agent$"),
         priority=40,
