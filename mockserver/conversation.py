@@ -42,6 +42,12 @@ STEP_CANCELLED = _pick(STEP_STATUS, "cancelled")
 TOOL_SUCCESS = _pick(TOOL_STATUS, "success")
 NON_REASONER = _pick(REASONING_SOURCE, "non_reasoner_model")
 MODEL = "mock/letta-mock-model"
+# The one organization of a self-hosted Letta server, which owns its steps.
+ORGANIZATION_ID = "org-00000000-0000-4000-8000-000000000000"
+PROMPT_TOKEN_DETAILS = ("cached_tokens", "cache_read_tokens", "cache_creation_tokens")
+# What a failed step names as its error (an LLM provider's server error, as the mock's
+# failing scenarios stand for).
+STEP_ERROR_TYPE = "LLMServerError"
 CONTEXT_WINDOW = 128_000
 
 
@@ -209,11 +215,15 @@ class Conversation:
                 )
         return out
 
-    def tool_return(self, step_id: str, ret: dict[str, Any]) -> dict[str, Any]:
+    def tool_return(
+        self, step_id: str, ret: dict[str, Any], name: str | None = None
+    ) -> dict[str, Any]:
+        """A tool return message; ``name``: the tool's, when the mock called it."""
         value = ret.get("tool_return")
         return self._message(
             "tool_return_message",
             step_id,
+            name=name,
             tool_return=value if isinstance(value, str) else _text_of(value),
             status=ret.get("status", TOOL_SUCCESS),
             tool_call_id=ret.get("tool_call_id", ""),
@@ -239,7 +249,7 @@ class Conversation:
             "status": TOOL_SUCCESS,
             "tool_call_id": call["tool_call"]["tool_call_id"],
         }
-        return [call, self.tool_return(step_id, ret)]
+        return [call, self.tool_return(step_id, ret, name="conversation_search")]
 
     def assistant(self, step_id: str, text: str) -> dict[str, Any]:
         return self._message("assistant_message", step_id, content=text)
@@ -365,6 +375,7 @@ def run_output(
     messages: list[dict[str, Any]] = []
     for draft in drafts:
         step_id = draft.messages[0]["step_id"] if draft.messages else conv.ids.new("step")
+        answered = draft.status != STEP_FAILED  # the LLM answered: there are token details
         kept = draft.messages if draft.status == STEP_SUCCESS else []
         messages.extend(kept)
         steps.append(
@@ -372,18 +383,30 @@ def run_output(
                 "step",
                 {
                     "id": step_id,
+                    "organization_id": ORGANIZATION_ID,
                     "run_id": run_id,
                     "agent_id": agent_id,
                     "provider_name": "letta-mock",
+                    "provider_category": "base",
                     "model": MODEL,
+                    "model_handle": MODEL,
                     "model_endpoint": None,
                     "context_window_limit": CONTEXT_WINDOW,
                     "completion_tokens": draft.completion_tokens,
                     "prompt_tokens": draft.prompt_tokens,
                     "total_tokens": draft.completion_tokens + draft.prompt_tokens,
+                    "completion_tokens_details": {"reasoning_tokens": 0} if answered else None,
+                    "prompt_tokens_details": dict.fromkeys(PROMPT_TOKEN_DETAILS, 0)
+                    if answered
+                    else None,
                     "stop_reason": draft.stop_reason,
-                    "status": draft.status,
+                    "tags": [],
                     "messages": [],
+                    "error_type": None if answered else STEP_ERROR_TYPE,
+                    "error_data": None
+                    if answered
+                    else {"message": failure_text(stop_reason), "traceback": "", "details": None},
+                    "status": draft.status,
                 },
             )
         )
