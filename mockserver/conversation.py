@@ -48,6 +48,11 @@ PROMPT_TOKEN_DETAILS = ("cached_tokens", "cache_read_tokens", "cache_creation_to
 # What a failed step names as its error (an LLM provider's server error, as the mock's
 # failing scenarios stand for).
 STEP_ERROR_TYPE = "LLMServerError"
+FAILED_STEP_TRACEBACK = (
+    "Traceback (most recent call last):\n  letta-mock: the run's scenario failed this step\n"
+    f"{STEP_ERROR_TYPE}: the mock's LLM call failed\n"
+)
+TOOL_RETURN_TYPE = "tool"
 CONTEXT_WINDOW = 128_000
 
 
@@ -229,7 +234,19 @@ class Conversation:
             tool_call_id=ret.get("tool_call_id", ""),
             stdout=ret.get("stdout"),
             stderr=ret.get("stderr"),
-            tool_returns=[ret],
+            tool_returns=[
+                shaped(
+                    "tool-return",
+                    {
+                        "type": ret.get("type", TOOL_RETURN_TYPE),
+                        "tool_return": value,
+                        "status": ret.get("status", TOOL_SUCCESS),
+                        "tool_call_id": ret.get("tool_call_id", ""),
+                        "stdout": ret.get("stdout"),
+                        "stderr": ret.get("stderr"),
+                    },
+                )
+            ],
         )
 
     def reasoning(self, step_id: str, text: str) -> dict[str, Any]:
@@ -244,11 +261,7 @@ class Conversation:
     def search(self, step_id: str, query: str, found: str) -> list[dict[str, Any]]:
         """A ``conversation_search`` tool call and its successful return."""
         call = self.tool_call(step_id, "tool_call_message", "conversation_search", {"query": query})
-        ret = {  # in the server's order
-            "tool_return": found,
-            "status": TOOL_SUCCESS,
-            "tool_call_id": call["tool_call"]["tool_call_id"],
-        }
+        ret = {"tool_return": found, "tool_call_id": call["tool_call"]["tool_call_id"]}
         return [call, self.tool_return(step_id, ret, name="conversation_search")]
 
     def assistant(self, step_id: str, text: str) -> dict[str, Any]:
@@ -286,11 +299,11 @@ def _complete(conv: Conversation, scenario: Scenario, said: str) -> list[StepDra
     first.messages.extend(conv.received(step_id))
     reply = reply_to(said)
     if reason == STOP_REASON.max_steps:
+        first.stop_reason = None  # steps that call tools record no stop reason
         loops = _loop_steps(conv.request)
         for index in range(loops):
-            draft = first if index == 0 else StepDraft(stop_reason=reason)
+            draft = first if index == 0 else StepDraft()
             if index:
-                steps[-1].stop_reason = None  # only the last step says why the run stopped
                 steps.append(draft)
             sid = step_id if index == 0 else conv.ids.new("step")
             draft.messages.append(conv.reasoning(sid, f"Searching again (step {index + 1})."))
@@ -307,8 +320,8 @@ def _complete(conv: Conversation, scenario: Scenario, said: str) -> list[StepDra
         first.messages.extend(
             conv.search(step_id, said, f"Found 1 earlier message about: {said[:60]}")
         )
-        first.stop_reason = None
-        second = StepDraft(stop_reason=reason)
+        first.stop_reason = None  # neither step of a run that called a tool records one
+        second = StepDraft()
         steps.append(second)
         sid = conv.ids.new("step")
         second.messages.append(conv.reasoning(sid, "I have what I need; answering."))
@@ -366,8 +379,9 @@ def run_output(
         drafts: list[StepDraft] = []
     elif stop_reason in (STOP_REASON.cancelled,) or scenario.status != status_reached:
         drafts = [StepDraft(stop_reason=stop_reason, status=STEP_CANCELLED)] if ran else []
-    elif scenario.kind == "fail":
-        drafts = [StepDraft(stop_reason=stop_reason, status=STEP_FAILED)]
+    elif scenario.kind == "fail":  # the LLM call failed: the step says so, the run says error
+        step_reason = STOP_REASON.llm_api_error if stop_reason == STOP_REASON.error else stop_reason
+        drafts = [StepDraft(stop_reason=step_reason, status=STEP_FAILED)]
     else:
         drafts = _complete(conv, scenario, said)
     _count_tokens(drafts, said)
@@ -405,7 +419,11 @@ def run_output(
                     "error_type": None if answered else STEP_ERROR_TYPE,
                     "error_data": None
                     if answered
-                    else {"message": failure_text(stop_reason), "traceback": "", "details": None},
+                    else {
+                        "message": failure_text(stop_reason),
+                        "traceback": FAILED_STEP_TRACEBACK,
+                        "details": None,
+                    },
                     "status": draft.status,
                 },
             )

@@ -11,6 +11,7 @@ from letta_client import ConflictError, Letta
 
 from mockserver import MockServer, Timings
 from schemas import validator
+from schemas.loader import raw
 
 from .conftest import AGENT, poll_to_end, post_async
 from .receiver import Receiver
@@ -66,7 +67,29 @@ def test_run_steps_are_newest_first_by_default_and_valid(client: FlaskClient) ->
     assert all(validator("step").problems(step) == [] for step in steps)
     oldest_first = client.get(f"/v1/runs/{run_id}/steps?order=asc").get_json()
     assert ids(oldest_first) == ids(steps[::-1])
-    assert steps[0]["stop_reason"] == "end_turn"
+    # as Letta 0.16.8 records them: the steps of a run that called a tool name no stop reason
+    assert [step["stop_reason"] for step in steps] == [None, None]
+    assert [step["status"] for step in steps] == ["success", "success"]
+
+
+def test_a_step_has_the_servers_keys_in_its_order(client: FlaskClient) -> None:
+    run_id = post_async(client, {"input": "hi"}).get_json()["id"]
+    poll_to_end(client, run_id)
+    (step,) = client.get(f"/v1/runs/{run_id}/steps").get_json()
+    assert list(step) == list(raw("step")["properties"])
+    assert len(step) == 31 and step["stop_reason"] == "end_turn"
+    assert step["completion_tokens_details"] == {"reasoning_tokens": 0}
+    assert step["error_type"] is None and step["error_data"] is None
+
+
+def test_a_failed_step_names_its_error(make_client: Callable[..., FlaskClient]) -> None:
+    client = make_client(scenario="fail")
+    run_id = post_async(client, {"input": "hi"}).get_json()["id"]
+    assert poll_to_end(client, run_id)[-1]["stop_reason"] == "error"
+    (step,) = client.get(f"/v1/runs/{run_id}/steps").get_json()
+    assert (step["status"], step["stop_reason"]) == ("failed", "llm_api_error")
+    assert step["error_type"] == "LLMServerError" and step["error_data"]["traceback"]
+    assert step["completion_tokens_details"] is None and step["prompt_tokens_details"] is None
 
 
 def test_usage_is_zero_until_the_run_ends_and_then_sums_the_steps(client: FlaskClient) -> None:
