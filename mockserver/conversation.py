@@ -268,6 +268,21 @@ class Conversation:
         return self._message("assistant_message", step_id, content=text)
 
 
+def tool_id(name: str) -> str:
+    """The mock's id of one of its tools: the same for a name on every run and every start."""
+    return RunIds(f"tool/{name}").new("tool")
+
+
+def tools_used(messages: list[dict[str, Any]]) -> list[str]:
+    """The ids of the tools the messages call, each once, in the order first called."""
+    found: list[str] = []
+    for message in messages:
+        call = message.get("tool_call") if message["message_type"] == "tool_call_message" else None
+        if isinstance(call, dict) and tool_id(str(call.get("name"))) not in found:
+            found.append(tool_id(str(call.get("name"))))
+    return found
+
+
 def reply_to(text: str) -> str:
     if not text:
         return "I received your message, but it had no text I could read."

@@ -17,7 +17,14 @@ from typing import Any
 from mockserver.callbacks import CallbackDispatcher, CallbackOutcome
 from mockserver.clock import Clock, VirtualClock, WallClock, rfc3339
 from mockserver.config import MockConfig
-from mockserver.conversation import MODEL, new_id, shaped, visible
+from mockserver.conversation import (
+    MODEL,
+    ORGANIZATION_ID,
+    new_id,
+    shaped,
+    tools_used,
+    visible,
+)
 from mockserver.lifecycle import RunLifecycle
 from mockserver.profiles import background_error, takes_no_step
 from mockserver.records import RunRecord
@@ -348,6 +355,25 @@ class MockService:
             return usage
         return shaped(
             "usage-statistics", {"completion_tokens": 0, "prompt_tokens": 0, "total_tokens": 0}
+        )
+
+    def run_metrics(self, record: RunRecord) -> dict[str, Any]:
+        """Timing and counts of the run; ``run_ns`` once it has ended."""
+        output = self.lifecycle.output(record)
+        ended = record.terminal and record.finished is not None
+        return shaped(
+            "run-metrics",
+            {
+                "id": record.id,
+                "organization_id": ORGANIZATION_ID,
+                "agent_id": record.agent_id,
+                "run_start_ns": round(record.created * 1e9),
+                "run_ns": round((record.finished - record.created) * 1e9)
+                if ended and record.finished is not None
+                else None,
+                "num_steps": len(output.steps),
+                "tools_used": tools_used(output.messages) or None,
+            },
         )
 
     def cancel(self, agent_id: str, run_ids: list[str] | None) -> dict[str, str] | None:

@@ -233,6 +233,18 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
+        "/v1/runs/{run_id}/metrics": {
+            "get": {
+                "operationId": "retrieve_metrics_for_run",
+                "summary": "Timing and counts of a run (run_ns once it has ended)",
+                "parameters": [run_id],
+                "responses": {
+                    "200": _json(_component_ref("run-metrics"), "The metrics."),
+                    "400": bad_run,
+                    "404": no_run,
+                },
+            }
+        },
         "/v1/health/": {
             "get": {
                 "operationId": "health",

@@ -63,11 +63,12 @@ def check_run_id(run_id: str) -> None:
         )
 
 
-def require_run(run_id: str, polled: bool = False) -> RunRecord:
+def require_run(run_id: str, polled: bool = False, kind: str = "Run") -> RunRecord:
+    """The run, or 400 (malformed id) or 404 naming ``kind`` (what the route looks up)."""
     check_run_id(run_id)
     record = service().get_record(run_id, polled=polled)
     if record is None:
-        raise detail(404, f"Run not found with id='{run_id}'")
+        raise detail(404, f"{kind} not found with id='{run_id}'")
     return record
 
 

@@ -96,3 +96,8 @@ def run_steps(run_id: str) -> list[dict[str, Any]]:
 @runs.get("/v1/runs/<run_id>/usage")
 def run_usage(run_id: str) -> dict[str, Any]:
     return service().run_usage(require_run(run_id))
+
+
+@runs.get("/v1/runs/<run_id>/metrics")
+def run_metrics(run_id: str) -> dict[str, Any]:
+    return service().run_metrics(require_run(run_id, kind="RunMetrics"))

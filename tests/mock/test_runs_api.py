@@ -224,3 +224,34 @@ def test_every_run_field_is_valid_at_every_stage(client: FlaskClient) -> None:
         assert validator("run", "server").problems(stage) == []
         assert validator("run", "documented").problems(stage) == []
     assert stages[0]["id"].startswith("run-") and len(stages[0]["id"]) == 40
+
+
+def test_run_metrics_time_the_run_and_count_its_steps(client: FlaskClient) -> None:
+    run = post_async(client, {"input": "hi"}).get_json()
+    active = client.get(f"/v1/runs/{run['id']}/metrics").get_json()
+    assert validator("run-metrics").problems(active) == []
+    assert list(active) == list(raw("run-metrics")["properties"])
+    assert (active["id"], active["agent_id"]) == (run["id"], AGENT)
+    assert active["run_ns"] is None and active["num_steps"] == 0
+    poll_to_end(client, run["id"])
+    ended = client.get(f"/v1/runs/{run['id']}/metrics").get_json()
+    assert ended["run_start_ns"] == active["run_start_ns"] > 0
+    assert ended["run_ns"] is not None and ended["run_ns"] >= 0
+    assert ended["num_steps"] == 1 and ended["tools_used"] is None
+
+
+def test_run_metrics_name_each_tool_the_run_called_once(client: FlaskClient) -> None:
+    run_id = tools_run(client)
+    metrics = client.get(f"/v1/runs/{run_id}/metrics").get_json()
+    assert metrics["num_steps"] == 2
+    assert len(metrics["tools_used"]) == 1 and metrics["tools_used"][0].startswith("tool-")
+    again = client.get(f"/v1/runs/{tools_run(client)}/metrics").get_json()
+    assert again["tools_used"] == metrics["tools_used"]  # the same tool, the same id
+
+
+def test_run_metrics_of_an_unknown_or_malformed_run_id(client: FlaskClient) -> None:
+    unknown = "run-00000000-0000-4000-8000-000000000000"
+    answer = client.get(f"/v1/runs/{unknown}/metrics")
+    assert answer.status_code == 404
+    assert answer.get_json() == {"detail": f"RunMetrics not found with id='{unknown}'"}
+    assert client.get("/v1/runs/bad/metrics").status_code == 400
