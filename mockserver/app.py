@@ -36,6 +36,7 @@ JSON_TYPE = "application/json"
 # Where the request's injected fault is noted for the journal (in the WSGI environ).
 FAULT_KEY = "letta_mock.fault"
 MESSAGE_ITEM = re.compile(r"/v1/agents/[^/]+/messages/[^/]+")
+RUN_ITEM = re.compile(r"/v1/runs/[^/]+/?")
 # Where WSGI puts each recorded header (Content-Type has no HTTP_ prefix).
 RECORDED_ENVIRON = {
     name: "CONTENT_TYPE" if name == "Content-Type" else "HTTP_" + name.upper().replace("-", "_")
@@ -196,6 +197,8 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
                 401,
                 {"WWW-Authenticate": "Bearer"},
             )
+        if quirks.delete_run_500 and req.method == "DELETE" and RUN_ITEM.fullmatch(path):
+            return _json({"detail": "An unknown error occurred"}, 500)  # nothing is deleted
         moved = _canonical_redirect(req, quirks.bare_redirect)
         if moved is not None:
             return moved

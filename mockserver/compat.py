@@ -116,6 +116,10 @@ class Quirks:
         "`callback_sent_at`",
         "§3",
     )
+    delete_run_500: bool = _quirk(
+        "`DELETE /v1/runs/{run_id}` answers 500 `An unknown error occurred` and deletes nothing",
+        "§5",
+    )
     httpx_callback_client: bool = _quirk(
         "callbacks are sent with the headers of `python-httpx/0.28.1` (`User-Agent`, `Accept`, "
         "`Accept-Encoding`) instead of the mock's HTTP client's",

@@ -314,7 +314,7 @@ def _complete(conv: Conversation, scenario: Scenario, said: str) -> list[StepDra
     first.messages.extend(conv.received(step_id))
     reply = reply_to(said)
     if reason == STOP_REASON.max_steps:
-        first.stop_reason = None  # steps that call tools record no stop reason
+        first.stop_reason = None  # steps that call a tool record no stop reason
         loops = _loop_steps(conv.request)
         for index in range(loops):
             draft = first if index == 0 else StepDraft()
@@ -335,8 +335,8 @@ def _complete(conv: Conversation, scenario: Scenario, said: str) -> list[StepDra
         first.messages.extend(
             conv.search(step_id, said, f"Found 1 earlier message about: {said[:60]}")
         )
-        first.stop_reason = None  # neither step of a run that called a tool records one
-        second = StepDraft()
+        first.stop_reason = None  # the step that called the tool records none; the reply does
+        second = StepDraft(stop_reason=reason)
         steps.append(second)
         sid = conv.ids.new("step")
         second.messages.append(conv.reasoning(sid, "I have what I need; answering."))

@@ -212,6 +212,15 @@ def _callback_sent_at_on_failure(client: FlaskClient) -> bool:
     return recorded["callback_sent_at"] is not None
 
 
+def _delete_run_500(client: FlaskClient) -> bool:
+    run_id = post_async(client, {"input": "hi"}).get_json()["id"]
+    answer = client.delete(f"/v1/runs/{run_id}")
+    assert client.get(f"/v1/runs/{run_id}").status_code == 200  # never deleted
+    if answer.status_code == 405:
+        return False
+    return bool(answer.get_json() == {"detail": "An unknown error occurred"})
+
+
 def _httpx_callback_client(client: FlaskClient) -> bool:
     with Receiver() as receiver:
         ended(client, {"input": "hi", "callback_url": receiver.url})
@@ -249,6 +258,7 @@ PROBES: dict[str, Callable[[FlaskClient], bool]] = {
     "405-allow-patch": _allow_patch_on_405,
     "cancel-answers-after-callback": _cancel_answers_after_callback,
     "callback-sent-at-on-failure": _callback_sent_at_on_failure,
+    "delete-run-500": _delete_run_500,
     "httpx-callback-client": _httpx_callback_client,
     "lax-coercion": _lax_coercion,
     "callback-result-metadata": _callback_result_metadata,

@@ -67,8 +67,8 @@ def test_run_steps_are_newest_first_by_default_and_valid(client: FlaskClient) ->
     assert all(validator("step").problems(step) == [] for step in steps)
     oldest_first = client.get(f"/v1/runs/{run_id}/steps?order=asc").get_json()
     assert ids(oldest_first) == ids(steps[::-1])
-    # as Letta 0.16.8 records them: the steps of a run that called a tool name no stop reason
-    assert [step["stop_reason"] for step in steps] == [None, None]
+    # as Letta 0.16.8 records them: the step that called the tool names no stop reason
+    assert [step["stop_reason"] for step in steps] == ["end_turn", None]
     assert [step["status"] for step in steps] == ["success", "success"]
 
 
@@ -255,3 +255,13 @@ def test_run_metrics_of_an_unknown_or_malformed_run_id(client: FlaskClient) -> N
     assert answer.status_code == 404
     assert answer.get_json() == {"detail": f"RunMetrics not found with id='{unknown}'"}
     assert client.get("/v1/runs/bad/metrics").status_code == 400
+
+
+def test_the_steps_of_a_tool_loop_name_no_stop_reason(client: FlaskClient) -> None:
+    answer = post_async(
+        client, {"input": "hi", "max_steps": 2}, headers={"X-Letta-Mock-Scenario": "stop:max_steps"}
+    )
+    run_id = answer.get_json()["id"]
+    assert poll_to_end(client, run_id)[-1]["stop_reason"] == "max_steps"  # the run says why
+    steps = client.get(f"/v1/runs/{run_id}/steps").get_json()
+    assert [(s["status"], s["stop_reason"]) for s in steps] == [("success", None)] * 2

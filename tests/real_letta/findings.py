@@ -298,9 +298,9 @@ FINDINGS: list[Finding] = [
         "quirk",
         '`DELETE /v1/runs/{id}` answers **500** `{"detail":"An unknown error occurred"}` '
         "(the server calls a method that does not exist) and the run is not deleted.",
-        "has no DELETE route (405).",
-        "`runs/delete`. Reproducing a server crash is optional; the route itself is "
-        "documented, so the mock should at least have it.",
+        "has no DELETE route (405); under the quirk `delete-run-500` (in the `letta-0.16.8` "
+        "profile) the same 500, and the run stays.",
+        "`runs/delete`. The route itself is documented; the strict profile does not serve it.",
         where(case=r"^runs/delete$", path=r"^delete\."),
         priority=10,
     ),
@@ -308,7 +308,8 @@ FINDINGS: list[Finding] = [
         "tool-return-named-after-tool",
         "quirk",
         "A `tool_return_message` has `name` set to the tool's name (e.g. `conversation_search`).",
-        "`name: null`.",
+        "the same, in every profile, for the tools the mock calls (`conversation_search`); a "
+        "tool return the client sent has `name: null`.",
         "`lifecycle/tool-call`, `lifecycle/tool-loop-max-steps`.",
         where(path=r"tool_return_message\.name$", aspect="null"),
         priority=20,
@@ -404,7 +405,8 @@ FINDINGS: list[Finding] = [
         "return is `tool_return, status, tool_call_id, ...`.",
         "follows the property order of the kit's schemas, which list properties in the "
         "server's declaration order (`request-config.json`, the message schemas, `step.json`), "
-        "in every profile; the items of `tool_returns` are echoed from the request in its order.",
+        "in every profile; the items of `tool_returns` are shaped by `tool-return.json` in the "
+        "server's order (`type, tool_return, status, tool_call_id, stdout, stderr`).",
         "any case with a run or messages.",
         where(aspect="key-order"),
         priority=5,
@@ -474,7 +476,8 @@ FINDINGS: list[Finding] = [
         "cache_write_tokens, reasoning_tokens, completion_tokens_details, "
         "prompt_tokens_details, tags, tid, trace_id, request_id, feedback, project_id, "
         "error_type, error_data`.",
-        "13 keys (the kit's `step.json` lists only those).",
+        "fixed: the 31 keys in the server's order (`step.json`); the provider's values are the "
+        "mock's own (see `provider-ids-and-endpoints`).",
         "any case listing steps.",
         where(aspect="missing-key", path=r"^steps\.first\."),
         priority=20,
@@ -485,8 +488,8 @@ FINDINGS: list[Finding] = [
         "Each item of a `tool_return_message`'s `tool_returns` is a full documented "
         "`ToolReturn`: `tool_return, status, tool_call_id, stdout, stderr, type` (`type: "
         '"tool"`).',
-        "three keys only (`tool_call_id, status, tool_return`): the item is not shaped from "
-        "its schema.",
+        'fixed: each item is shaped by `tool-return.json` (`type: "tool"`, `stdout` and '
+        "`stderr` null unless the request gave them).",
         "`lifecycle/tool-call`, `lifecycle/tool-loop-max-steps`.",
         where(aspect="missing-key", path=r"\.tool_returns\[\d+\]\.\w+$"),
         priority=20,
@@ -497,7 +500,9 @@ FINDINGS: list[Finding] = [
         "`GET /v1/runs/{id}/metrics` (documented) answers 200 `{id, organization_id, "
         "agent_id, project_id, run_start_ns, run_ns, num_steps, tools_used, template_id, "
         "base_template_id}`.",
-        "404 `Not Found`: the route does not exist.",
+        "fixed: the route answers the same keys in the same order (`run-metrics.json`); "
+        "`run_ns` is null while the run is active and `tools_used` holds the mock's stable "
+        "tool ids.",
         "`lifecycle/complete`.",
         where(path=r"^metrics\."),
         priority=20,
