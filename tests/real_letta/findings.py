@@ -455,6 +455,23 @@ FINDINGS: list[Finding] = [
         priority=20,
     ),
     Finding(
+        "listing-timing",
+        "environment",
+        "The real server ends a run on its own time and records `total_duration_ns` for "
+        "listings about 1.2 s later; the runner lists right after it has seen the end, which "
+        "may be more than 1.2 s after the real end (then the real item has the duration).",
+        "ends a run at the poll that sees it (per-poll clock), so a listing made right after is "
+        "always within the 1.2 s and null; `listed-later` (2 s on) checks the value on both "
+        "sides.",
+        "`lifecycle/*` (`listed`), depending on timing.",
+        where(
+            path=r"^listed\.item\.total_duration_ns$",
+            aspect="null",
+            test=lambda m, r: m is None and r is not None,
+        ),
+        priority=25,
+    ),
+    Finding(
         "provider-ids-and-endpoints",
         "environment",
         "Tool-call ids come from the LLM provider (`call_<24 hex>` here); steps name the "
