@@ -278,8 +278,10 @@ def tools_used(messages: list[dict[str, Any]]) -> list[str]:
     found: list[str] = []
     for message in messages:
         call = message.get("tool_call") if message["message_type"] == "tool_call_message" else None
-        if isinstance(call, dict) and tool_id(str(call.get("name"))) not in found:
-            found.append(tool_id(str(call.get("name"))))
+        if isinstance(call, dict):
+            called = tool_id(str(call.get("name")))
+            if called not in found:
+                found.append(called)
     return found
 
 
