@@ -360,7 +360,6 @@ class MockService:
     def run_metrics(self, record: RunRecord) -> dict[str, Any]:
         """Timing and counts of the run; ``run_ns`` once it has ended."""
         output = self.lifecycle.output(record)
-        ended = record.terminal and record.finished is not None
         return shaped(
             "run-metrics",
             {
@@ -368,9 +367,7 @@ class MockService:
                 "organization_id": ORGANIZATION_ID,
                 "agent_id": record.agent_id,
                 "run_start_ns": round(record.created * 1e9),
-                "run_ns": round((record.finished - record.created) * 1e9)
-                if ended and record.finished is not None
-                else None,
+                "run_ns": record.duration_ns if record.terminal else None,
                 "num_steps": len(output.steps),
                 "tools_used": tools_used(output.messages) or None,
             },
