@@ -68,10 +68,6 @@ def prism_binary(explicit: str | None) -> str:
     )
 
 
-def mock_binary() -> str:
-    return console_script("letta-mock")
-
-
 def write_openapi(folder: Path) -> Path:
     from schemas.openapi import build_openapi
 
@@ -104,7 +100,7 @@ MOCK_SERVERS: dict[str, list[str]] = {
 
 def targets(names: Sequence[str], prism: str | None, folder: Path) -> list[Target]:
     found: list[Target] = []
-    mock = mock_binary() if set(MOCK_SERVERS) & set(names) else ""
+    mock = console_script("letta-mock") if set(MOCK_SERVERS) & set(names) else ""
     for name, flags in MOCK_SERVERS.items():
         if name not in names:
             continue

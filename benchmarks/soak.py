@@ -33,8 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.mock_throughput import mock_binary
-from benchmarks.processes import MissingTool, ServerProcess, free_port
+from benchmarks.processes import MissingTool, ServerProcess, console_script, free_port
 from benchmarks.report import table, verdict, write_results
 from benchmarks.workload import AGENT_ID, async_path, realistic_body_text
 from schemas.contract import STATUS_RANK
@@ -159,7 +158,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        binary = mock_binary()
+        binary = console_script("letta-mock")
     except MissingTool as exc:
         print(f"missing: {exc}", file=sys.stderr)
         return 2
