@@ -19,7 +19,7 @@ from werkzeug.sansio.response import Response as AnyResponse
 from mockserver.config import MockConfig
 from mockserver.errors import ApiError, with_path_id_examples, with_string_detail
 from mockserver.faults import FAULT_HEADER, Fault, FaultError, FaultPlan
-from mockserver.journal import BODY_PREVIEW, RECORDED_HEADERS, Journal, JournalEntry
+from mockserver.journal import RECORDED_HEADERS, Journal, JournalEntry
 from mockserver.routes.admin import admin
 from mockserver.routes.agents import agents
 from mockserver.routes.common import EXTENSION, current_request
@@ -32,6 +32,8 @@ log = logging.getLogger("mockserver")
 API_PREFIX = "/v1"
 ADMIN_PREFIX = "/_mock"
 OPEN_PATHS = ("/v1/health/",)
+# What ``routes="minimal"`` switches off: everything but the contract's own routes.
+OUTSIDE_CONTRACT = re.compile(r"/v1/agents/?|/v1/agents/[^/]+/?|/v1/health/?|/openapi\.json")
 JSON_TYPE = "application/json"
 # Where the request's injected fault is noted for the journal (in the WSGI environ).
 FAULT_KEY = "letta_mock.fault"
@@ -115,12 +117,12 @@ def _apply_fault(req: Request, fault: Fault) -> Response | None:
     return _json({"detail": text}, fault.status, headers)
 
 
-def _journal_body(req: Request, max_bytes: int) -> bytes | str | None:
+def _journal_body(req: Request, max_bytes: int, kept: int) -> bytes | str | None:
     length = req.content_length or 0
     if length > max_bytes:
         return f"<{length} bytes, over the size limit>"
     try:
-        return req.get_data(cache=True)[:BODY_PREVIEW]
+        return req.get_data(cache=True)[:kept]
     except HTTPException:
         return None
 
@@ -188,6 +190,8 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
                     {"WWW-Authenticate": "Bearer"},
                 )
             return None
+        if cfg.routes == "minimal" and OUTSIDE_CONTRACT.fullmatch(path):
+            return _json({"detail": "Not Found"}, 404)
         if not path.startswith(API_PREFIX):
             return _canonical_redirect(req, quirks.bare_redirect)
         canonical = path if path.endswith("/") else path + "/"
@@ -228,7 +232,7 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
                     path=path,
                     query=req.query_string.decode("latin-1"),
                     headers=headers,
-                    raw_body=_journal_body(req, cfg.max_body_bytes),
+                    raw_body=_journal_body(req, cfg.max_body_bytes, cfg.journal_body_bytes),
                     status=response.status_code,
                     fault=environ.get(FAULT_KEY),
                 )

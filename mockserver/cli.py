@@ -12,6 +12,7 @@ from mockserver.config import (
     CLOCK_MODES,
     DEFAULT_THREADS,
     PROFILES,
+    ROUTE_SETS,
     SERVER_KINDS,
     STORE_KINDS,
     MockConfig,
@@ -151,6 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--journal-size",
         type=int,
         help=f"requests kept in the journal (default {defaults.journal_size})",
+    )
+    add(
+        "--journal-body-bytes",
+        type=int,
+        help=f"bytes of each request body the journal keeps (default {defaults.journal_body_bytes})",
+    )
+    add(
+        "--routes",
+        choices=ROUTE_SETS,
+        help="all (default) or minimal: only the contract's routes (the async POST, the run "
+        "routes and cancel); agent create/retrieve, health and /openapi.json answer 404",
     )
     add(
         "--server-version",

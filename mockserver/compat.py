@@ -8,8 +8,10 @@ version shows). ``--quirk NAME`` and ``--no-quirk NAME`` add or remove single qu
 of the profile. The code that a quirk changes reads its field where that behaviour lives,
 e.g. ``quirks.no_running_status`` in the lifecycle.
 
-Two quirks are on in ``strict`` too, because the mock has always behaved that way and the
-documentation says nothing against it: ``lax-coercion`` and ``callback-result-metadata``.
+Three quirks are on in ``strict`` too, because the documentation says nothing against them:
+``lax-coercion``, ``callback-result-metadata`` and ``background-validation`` (the
+documentation accepts an empty ``messages`` list and empty content, so refusing them would
+depart from it; the run fails instead, as on the real server).
 """
 
 from __future__ import annotations
@@ -64,6 +66,12 @@ class Quirks:
         "`messages: []` and empty content are accepted (200); the run then fails "
         "(`failed`/`error`, `metadata.error`)",
         "§1, §2",
+        strict=True,
+    )
+    union_tag_required: bool = _quirk(
+        "a text part or URL image source without its `type` (which the documentation marks "
+        "optional) is refused with 422 `union_tag_not_found`",
+        "§5",
     )
     unknown_override_model_fails_run: bool = _quirk(
         "an `override_model` no agent of the mock uses is accepted (200); the run then fails "

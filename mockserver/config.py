@@ -17,6 +17,8 @@ ClockMode = Literal["wall", "virtual", "per-poll"]
 StoreKind = Literal["memory", "sqlite", "lmdb"]
 ServerKind = Literal["granian", "waitress"]
 Profile = Literal["strict", "letta-0.16.8"]
+RouteSet = Literal["all", "minimal"]
+ROUTE_SETS: tuple[RouteSet, ...] = ("all", "minimal")
 
 CLOCK_MODES: tuple[ClockMode, ...] = ("wall", "virtual", "per-poll")
 STORE_KINDS: tuple[StoreKind, ...] = ("memory", "sqlite", "lmdb")
@@ -75,6 +77,8 @@ class MockConfig:
     faults: list[str] = field(default_factory=lambda: ["500"])
     fault_seed: int | None = None
     journal_size: int = 1_000
+    journal_body_bytes: int = 4096
+    routes: RouteSet = "all"
     server_version: str = "0.16.8"
     server: ServerKind = "waitress"
     threads: int | None = None
@@ -109,6 +113,8 @@ class MockConfig:
             found.append(f"server must be one of {', '.join(SERVER_KINDS)}, not {self.server!r}")
         if self.store not in STORE_KINDS:
             found.append(f"store must be one of {', '.join(STORE_KINDS)}, not {self.store!r}")
+        if self.routes not in ROUTE_SETS:
+            found.append(f"routes must be one of {', '.join(ROUTE_SETS)}, not {self.routes!r}")
         if self.profile not in PROFILES:
             found.append(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
         unknown = unknown_quirks([*self.quirks, *self.no_quirks])
@@ -141,7 +147,14 @@ class MockConfig:
                 parse_fault(fault)
             except FaultError as exc:
                 found.append(f"faults: {exc}")
-        for name in ("max_body_bytes", "max_runs", "journal_size", "threads", "workers"):
+        for name in (
+            "max_body_bytes",
+            "max_runs",
+            "journal_size",
+            "journal_body_bytes",
+            "threads",
+            "workers",
+        ):
             value = getattr(self, name)
             if value is not None and value < 1:
                 found.append(f"{name} must be at least 1")

@@ -23,7 +23,7 @@ RECORDED_HEADERS = (
 def body_preview(data: bytes | str | None) -> Any:
     """A body as the journal shows it: JSON decoded, other text as text, nothing as None.
 
-    ``data`` is the body's first BODY_PREVIEW bytes, or a note such as ``<N bytes, over the
+    ``data`` is the body's first bytes (``journal_body_bytes``, BODY_PREVIEW by default), or a note such as ``<N bytes, over the
     size limit>`` kept instead of a body that was not read.
     """
     if data is None or isinstance(data, str):

@@ -1,10 +1,11 @@
 """Request profiles: the checks the mock adds to the schema's server reading, and when.
 
-The documented contract (the ``strict`` profile) rejects with 422 what the real server
-accepts only to fail the run later: an empty ``messages`` list and empty content. Three
-quirks move checks into the background instead, as Letta 0.16.8 does: the request is
-answered 200 and its run fails with ``stop_reason: error`` and the server's own
-``metadata.error`` text:
+Some requests the documentation accepts cannot be run: an empty ``messages`` list, empty
+content. Quirks decide what happens to them; by default (``background-validation``, on in
+every profile since the documentation accepts such bodies) the request is answered 200 and
+its run fails, as on Letta 0.16.8, with ``stop_reason: error`` and the server's own
+``metadata.error`` text; ``--no-quirk background-validation`` refuses them with 422 instead.
+Three more quirks move checks into the background the same way:
 
 * ``background-validation``: empty ``messages`` and empty content;
 * ``unknown-override-model-fails-run``: an ``override_model`` handle the mock does not know
@@ -72,6 +73,37 @@ def strict(body: dict[str, Any]) -> list[Problem]:
 def lenient(body: dict[str, Any]) -> list[Problem]:
     """No checks beyond the schema: what the real server takes, it answers 200."""
     return []
+
+
+PART_LISTS = ("input", "content", "tool_return")
+
+
+def with_documented_tags(body: Any) -> Any:
+    """``body`` with the tags the documentation lets a client leave out filled in: ``text``
+    on a text part (a part with ``text`` and no ``type``) and ``url`` on an image source with
+    a ``url`` and no ``type``. Without the ``union-tag-required`` quirk the mock reads bodies
+    so, as the documentation (001) describes them."""
+    if isinstance(body, list):
+        return [with_documented_tags(item) for item in body]
+    if not isinstance(body, dict):
+        return body
+    out = {}
+    for key, value in body.items():
+        if key in PART_LISTS and isinstance(value, list):
+            value = [_tagged_part(item) for item in value]
+        out[key] = with_documented_tags(value)
+    return out
+
+
+def _tagged_part(item: Any) -> Any:
+    if not isinstance(item, dict):
+        return item
+    if "type" not in item and "text" in item:
+        item = {**item, "type": tag_of("text-content")}
+    source = item.get("source")
+    if isinstance(source, dict) and "type" not in source and "url" in source:
+        item = {**item, "source": {**source, "type": tag_of("url-image")}}
+    return item
 
 
 def request_check(quirks: Quirks) -> RequestCheck:

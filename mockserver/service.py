@@ -68,6 +68,7 @@ class RunQuery:
     """Filters and paging of GET /v1/runs/ (already checked by the route)."""
 
     agent_id: str | None = None
+    conversation_id: str | None = None
     statuses: tuple[str, ...] | None = None
     background: bool | None = None
     stop_reason: str | None = None
@@ -305,6 +306,10 @@ class MockService:
             r
             for r in records
             if (query.statuses is None or r.status in query.statuses)
+            and (
+                query.conversation_id is None
+                or r.run.get("conversation_id") == query.conversation_id
+            )
             and (query.background is None or bool(r.run["background"]) == query.background)
             and (query.stop_reason is None or r.run["stop_reason"] == query.stop_reason)
         ]

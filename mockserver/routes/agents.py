@@ -9,7 +9,7 @@ from flask import Blueprint, Request
 from mockserver.bodies import read_body, read_object
 from mockserver.coercion import CoercionError, canonical
 from mockserver.errors import ApiError, detail, invalid
-from mockserver.profiles import request_check
+from mockserver.profiles import request_check, with_documented_tags
 from mockserver.routes.common import agent_id_problem, current_request, require_agent, service
 from mockserver.scenarios import SCENARIO_HEADER, Scenario, ScenarioError, parse_scenario
 from mockserver.store.base import StoreFull
@@ -58,6 +58,8 @@ def send_message_async(agent_id: str) -> tuple[dict[str, Any], int]:
     svc, req = service(), current_request()
     quirks = svc.quirks
     body = read_body(req, svc.config.max_body_bytes)
+    if not quirks.union_tag_required:
+        body = with_documented_tags(body)
     path_problem = agent_id_problem(agent_id)
     body_problems: list[Problem] = validator("letta-async-request", "server").problems(body)
     if not body_problems:

@@ -48,6 +48,7 @@ def list_runs() -> list[dict[str, Any]]:
         chosen = (RUN_STATUS.created, RUN_STATUS.running)
     query = RunQuery(
         agent_id=request.args.get("agent_id") or None,
+        conversation_id=request.args.get("conversation_id") or None,
         statuses=chosen,
         background=query_bool("background"),
         stop_reason=stop_reason,

@@ -91,13 +91,32 @@ def test_unknown_run_is_404(client: FlaskClient, suffix: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        {"input": [{"text": "hi"}]},
+        {"messages": [{"role": "user", "content": [{"text": "hi"}]}]},
+        {"input": [{"type": "image", "source": {"url": "data:image/png;base64,iVBORw0KGgo="}}]},
+    ],
+)
+def test_a_part_or_source_without_its_optional_type_is_read_as_documented(
+    make_client: Callable[..., FlaskClient], body: dict[str, Any]
+) -> None:
+    """001 marks a text part's and an image source's `type` optional: the strict profile reads
+    them as `text` and `url`; Letta 0.16.8 (`union-tag-required`) refuses them."""
+    assert post_async(make_client(), body).status_code == 200
+    refused = post_async(make_client(quirks=["union-tag-required"]), body)
+    assert refused.status_code == 422
+    assert "union_tag_not_found" in str(refused.get_json())
+
+
+@pytest.mark.parametrize(
     ("body", "loc", "rule"),
     [
         ({}, ["body"], "value_error"),
         ({"input": "a", "messages": [{"role": "user", "content": "b"}]}, ["body"], "value_error"),
         ({"input": None, "messages": None}, ["body"], "value_error"),
         (
-            {"messages": [{"role": "user", "content": [{"text": "hi"}]}]},
+            {"messages": [{"role": "user", "content": [{"signature": "c2ln"}]}]},
             ["body", "messages", 0, "content", 0, "type"],
             "union_tag_not_found",
         ),
@@ -150,9 +169,12 @@ def test_every_offending_location_is_reported(client: FlaskClient) -> None:
         ({"messages": [{"role": "user", "content": []}]}, ["body", "messages", 0, "content"]),
     ],
 )
-def test_strict_profile_rejects_empty_messages_and_content(
-    client: FlaskClient, body: dict[str, Any], loc: list[Any]
+def test_without_background_validation_empty_messages_and_content_are_refused(
+    make_client: Callable[..., FlaskClient], body: dict[str, Any], loc: list[Any]
 ) -> None:
+    """The documentation accepts these bodies, so every profile does (the run then fails);
+    ``--no-quirk background-validation`` refuses them at once instead."""
+    client = make_client(no_quirks=["background-validation"])
     items = assert_validation_error(post_async(client, body))
     assert [i["loc"] for i in items] == [loc]
     assert "real server" in items[0]["msg"]

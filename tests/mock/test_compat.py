@@ -132,6 +132,10 @@ def _background_validation(client: FlaskClient) -> bool:
     return failed_with(client, {"messages": []}, "list index out of range")
 
 
+def _union_tag_required(client: FlaskClient) -> bool:
+    return post_async(client, {"input": [{"text": "hi"}]}).status_code == 422
+
+
 def _unknown_override_model(client: FlaskClient) -> bool:
     body = {"input": "hi", "override_model": "nope/does-not-exist"}
     return failed_with(client, body, "NOT_FOUND: Handle nope/does-not-exist not found")
@@ -247,6 +251,7 @@ PROBES: dict[str, Callable[[FlaskClient], bool]] = {
     "string-422-detail": _string_422_detail,
     "path-id-422-examples": _path_id_422_examples,
     "background-validation": _background_validation,
+    "union-tag-required": _union_tag_required,
     "unknown-override-model-fails-run": _unknown_override_model,
     "image-url-fetched-in-background": _image_url,
     "approval-needs-pending-request": _approval_needs_pending_request,
@@ -306,7 +311,11 @@ def test_every_quirk_is_named_described_and_traced_to_the_findings() -> None:
 def test_the_profiles_are_the_config_profiles() -> None:
     assert set(PROFILE_QUIRKS) == set(PROFILES) == {"strict", COMPAT_PROFILE}
     assert PROFILE_QUIRKS[COMPAT_PROFILE] == QUIRK_NAMES
-    assert PROFILE_QUIRKS["strict"] == {"lax-coercion", "callback-result-metadata"}
+    assert PROFILE_QUIRKS["strict"] == {
+        "lax-coercion",
+        "callback-result-metadata",
+        "background-validation",
+    }
 
 
 def test_a_quirk_name_is_its_attribute_name_unless_it_says_otherwise() -> None:

@@ -112,7 +112,8 @@ FINDINGS: list[Finding] = [
         "fails in the background: `status: failed`, `stop_reason: error`, `metadata.error` "
         '`"list index out of range"` (empty `messages`) or `"Message content is empty or '
         'invalid"`, and no messages are listed for it.',
-        "the `strict` profile answers 422 (`too_short` / `empty_content`), so no run exists.",
+        "the `strict` profile does the same (the documentation accepts these bodies); "
+        "`--no-quirk background-validation` answers 422 (`too_short` / `empty_content`).",
         "`background/messages-empty-list`, `background/input-empty-*`, "
         "`background/content-empty-*`.",
         where(case=r"^background/(messages-empty|input-empty|content-empty)"),
