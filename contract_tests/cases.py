@@ -1,67 +1,112 @@
-"""A case: one request, what the contract says must come back, and how the readings judge it.
+"""A case: one request, what must come back (and by which rule), and how the readings judge it.
 
 Every body is classified with ``schemas.classify`` before it is sent: a positive case must be
 valid under both readings, a negative one invalid under both; what the readings disagree on
-becomes a divergence probe, never a case that can blame the server.
+becomes a divergence probe, never a case that can blame the server by itself.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
+from urllib.parse import quote
 
-from hypothesis import strategies as st
-
-from contract_tests.strategies import BodyStrategies, Strategy, realistic_text
-from schemas import Classification, Verdict, classify, raw, resolved, validator
-from schemas.contract import MESSAGE_TYPE, REQUEST_FIELDS, tag_of, union_members
+from contract_tests import rules as R
+from contract_tests.provenance import Rule, Source
+from schemas import Classification, Verdict, classify, raw, validator
 from schemas.loader import READINGS, SERVER_ANNOTATION
-from schemas.versions import DOC_VERSIONS, NEWEST, describe
 
 REQUEST = "letta-async-request"
-PLACEHOLDER_IMAGE = "https://images.example.invalid/placeholder.png"
 NO_BODY: Any = object()
-_VERSION_KEY = re.compile(r"\b(00[0-9])\b")
-_KNOWN_KEYS = {v.key for v in DOC_VERSIONS}
-SERVER_NAME = "the real server (Letta 0.16.8)"
+SUCCESS = frozenset(range(200, 300))
+CLIENT_ERROR = frozenset(range(400, 500))
+ANY_ANSWER = frozenset(range(100, 500))  # anything but a server error
 
 
 def async_path(agent_id: str) -> str:
-    return f"/v1/agents/{agent_id}/messages/async"
+    return f"/v1/agents/{quote(agent_id, safe='')}/messages/async"
 
 
 def run_path(run_id: str) -> str:
-    return f"/v1/runs/{run_id}"
+    return f"/v1/runs/{quote(run_id, safe='')}"
 
 
-def versions_in(text: str) -> list[str]:
-    """Documentation version keys a ``x-doc`` note mentions, newest first."""
-    order = [v.key for v in DOC_VERSIONS]
-    found = {k for k in _VERSION_KEY.findall(text) if k in _KNOWN_KEYS}
-    return sorted(found, key=order.index, reverse=True)
+def cancel_path(agent_id: str) -> str:
+    return f"/v1/agents/{agent_id}/messages/cancel"
 
 
-@cache
-def doc_reference(schema_name: str, prop: str | None = None, aspect: str | None = None) -> str:
-    """Which documentation version states a rule of ``schema_name`` (``prop``, ``aspect``)."""
-    document = raw(schema_name)
-    notes: list[str] = []
-    node = document.get("properties", {}).get(prop, {}) if prop else document
-    doc = node.get("x-doc", {}) if isinstance(node, dict) else {}
-    if aspect and aspect in doc:
-        notes.append(str(doc[aspect]))
-    else:
-        notes.extend(str(v) for v in doc.values())
-    keys = versions_in(" ".join(notes))
-    key = keys[0] if keys else NEWEST
-    title = document.get("title", schema_name)
-    where = f"{title}.{prop}" if prop else title
-    return f"{where}, {describe(key)}"
+LIST_PATH = "/v1/runs/"
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The statuses a rule allows for a case."""
+
+    statuses: frozenset[int]
+    rule: Rule
+
+    def allows(self, status: int) -> bool:
+        return status in self.statuses
+
+    def describe(self) -> str:
+        if self.statuses == SUCCESS:
+            return "2xx"
+        if self.statuses == CLIENT_ERROR:
+            return "4xx"
+        if self.statuses == ANY_ANSWER:
+            return "anything but a 5xx"
+        return " or ".join(str(s) for s in sorted(self.statuses))
+
+
+def expect(statuses: frozenset[int] | set[int] | int, rule: Rule) -> Expect:
+    chosen = frozenset({statuses}) if isinstance(statuses, int) else frozenset(statuses)
+    return Expect(chosen, rule)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A request and the answers the contract allows (broadest rule first)."""
+
+    phase: str
+    family: str
+    label: str
+    method: str
+    path: str
+    expect: tuple[Expect, ...]
+    body: Any = NO_BODY
+    raw_body: str | None = None
+    content_type: str | None = "application/json"
+    params: tuple[tuple[str, str], ...] = ()
+    classification: Classification | None = None
+    owner: str | None = None
+    agent_id: str | None = None
+    may_create_run: bool = False
+    tags: tuple[str, ...] = field(default=())
+    elements: tuple[str, ...] = field(default=())
+    cites: Source | None = None  # the documentation of the element a coverage case is about
+
+    @property
+    def has_body(self) -> bool:
+        return self.body is not NO_BODY or self.raw_body is not None
+
+    def describe(self) -> str:
+        return f"{self.family}: {self.label}"
+
+    @property
+    def expected(self) -> frozenset[int]:
+        """The statuses every rule of the case allows."""
+        allowed = SUCCESS | CLIENT_ERROR
+        for item in self.expect:
+            allowed &= item.statuses
+        return allowed
+
+
+def problems_text(c: Classification) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(str(p) for p in c.documented), tuple(str(p) for p in c.server)
+
+
+# ---- why the readings differ ------------------------------------------------------------
 
 
 @cache
@@ -71,56 +116,6 @@ def server_reason(schema_name: str, prop: str | None = None) -> str | None:
     node = document.get("properties", {}).get(prop, {}) if prop else document
     note = node.get(SERVER_ANNOTATION) if isinstance(node, dict) else None
     return str(note["why"]) if isinstance(note, dict) and "why" in note else None
-
-
-@dataclass(frozen=True)
-class Case:
-    """A request and the answer the contract requires."""
-
-    phase: str
-    family: str
-    label: str
-    method: str
-    path: str
-    expected: frozenset[int]
-    rule: str
-    source: str
-    body: Any = NO_BODY
-    classification: Classification | None = None
-    owner: str | None = None
-    agent_id: str | None = None
-    may_create_run: bool = False
-    tags: tuple[str, ...] = field(default=())
-
-    @property
-    def has_body(self) -> bool:
-        return self.body is not NO_BODY
-
-    def describe(self) -> str:
-        return f"{self.family}: {self.label}"
-
-
-def problems_text(c: Classification) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    return tuple(str(p) for p in c.documented), tuple(str(p) for p in c.server)
-
-
-def divergence_why(c: Classification) -> str:
-    """The ``x-real-server`` reason that explains a divergence, best effort."""
-    for problem in (*c.documented, *c.server):
-        names = [str(p) for p in problem.location if isinstance(p, str)]
-        if not names:
-            reason = server_reason(REQUEST)
-            if reason:
-                return reason
-            continue
-        prop = names[-1]
-        for name in _SCHEMAS_BY_DEPTH:
-            reason = server_reason(name, prop) or (
-                server_reason(name) if prop in ("type", *raw(name).get("properties", {})) else None
-            )
-            if reason and (prop in reason or prop in raw(name).get("properties", {})):
-                return reason
-    return "the documentation and the real server read this input differently"
 
 
 _SCHEMAS_BY_DEPTH = (
@@ -136,7 +131,45 @@ _SCHEMAS_BY_DEPTH = (
 )
 
 
-# ---- positive cases -------------------------------------------------------------------------
+def _lax_reason(c: Classification) -> str | None:
+    """Why a value only the server's lenient parsing accepts is accepted (not a word on null)."""
+    if c.verdict is not Verdict.SERVER_ONLY:
+        return None
+    for problem in c.documented:
+        if problem.rule != "type" or not problem.location:
+            continue
+        prop = str(problem.location[-1])
+        node = raw(REQUEST).get("properties", {}).get(prop, {})
+        target = str(node.get(SERVER_ANNOTATION, {}).get("schema", {}).get("$ref", ""))
+        if target.startswith("lax-"):
+            return str(raw(target.removesuffix(".json"))["description"])
+    return None
+
+
+def divergence_why(c: Classification) -> str:
+    """The ``x-real-server`` reason that explains a divergence, best effort."""
+    lax = _lax_reason(c)
+    if lax:
+        return lax
+    for problem in (*c.documented, *c.server):
+        names = [str(p) for p in problem.location if isinstance(p, str)]
+        if not names:
+            reason = server_reason(REQUEST)
+            if reason:
+                return reason
+            continue
+        prop = names[-1]
+        for name in _SCHEMAS_BY_DEPTH:
+            props = raw(name).get("properties", {})
+            reason = server_reason(name, prop) or (
+                server_reason(name) if prop in ("type", *props) else None
+            )
+            if reason and (prop in reason or prop in props):
+                return reason
+    return "the documentation and the real server read this input differently"
+
+
+# ---- cases ------------------------------------------------------------------------------
 
 
 def positive_case(
@@ -146,536 +179,201 @@ def positive_case(
     phase: str,
     label: str,
     owner: str | None = None,
-    source: str | None = None,
+    elements: tuple[str, ...] = (),
     tags: tuple[str, ...] = (),
+    content_type: str | None = "application/json",
+    cites: Source | None = None,
 ) -> Case:
+    """A body both readings should accept: 2xx and a Run (exactly 200)."""
     return Case(
         phase=phase,
         family="valid body",
         label=label,
         method="POST",
         path=async_path(agent_id),
-        expected=frozenset({200}),
-        rule="a body valid under the contract is accepted with 200 and a Run",
-        source=source or doc_reference(REQUEST),
+        expect=(expect(SUCCESS, R.VALID_ACCEPTED), expect(200, R.VALID_200)),
         body=body,
         classification=classify(REQUEST, body),
         owner=owner,
         agent_id=agent_id,
         may_create_run=True,
         tags=tags,
+        elements=elements,
+        content_type=content_type,
+        cites=cites,
     )
 
 
-@dataclass(frozen=True)
-class CoverageGroup:
-    """Elements (parts, members, enum values) sent together in one body, split when refused."""
-
-    owner: str
-    name: str
-    elements: tuple[tuple[str, str, Any], ...]  # (label, documentation reference, payload)
-    build: Callable[[list[Any]], dict[str, Any]]
-
-    def body(self, elements: tuple[tuple[str, str, Any], ...]) -> dict[str, Any]:
-        return {**self.build([e[2] for e in elements]), "max_steps": 1}
-
-
-def coverage_groups(image_url: str) -> list[CoverageGroup]:
-    """Groups that together use every union member, content part, image source and enum value."""
-    BodyStrategies(image_url)
-    text = {
-        "type": tag_of("text-content"),
-        "text": "Here is the picture from my trip; what do you see?",
-    }
-    samples = _with_image_url(_part_samples(), image_url)
-    msg = tag_of("message-create")
-    sources = [
-        {"type": tag_of("url-image"), "url": image_url},
-        {"type": tag_of("base64-image"), "media_type": "image/png", "data": _png()},
-        {"type": tag_of("letta-image"), "file_id": "file-2c5f0b9e-8d1a-4a7e-9f3b-6e2d1c0a9b8f"},
-    ]
-    union = "union_members_accepted"
-    enums = "enum_values_accepted"
-    role_values = raw("message-create")["properties"]["role"]["enum"]
-    statuses = raw("tool-return")["properties"]["status"]["enum"]
-    return [
-        CoverageGroup(
-            union,
-            "input content parts",
-            tuple(
-                (
-                    f"input part {tag_of(m)}",
-                    doc_reference("input-content-union", aspect="members"),
-                    samples[m],
-                )
-                for m in union_members("input-content-union")
-            ),
-            lambda parts: {"input": [text, *parts]},
-        ),
-        CoverageGroup(
-            union,
-            "message content parts",
-            tuple(
-                (
-                    f"message content part {tag_of(m)}",
-                    doc_reference("message-content-union", aspect="members"),
-                    samples[m],
-                )
-                for m in union_members("message-content-union")
-            ),
-            lambda parts: {"messages": [{"type": msg, "role": "user", "content": [text, *parts]}]},
-        ),
-        CoverageGroup(
-            union,
-            "image sources",
-            tuple((f"image source {s['type']}", doc_reference("image-source"), s) for s in sources),
-            lambda srcs: {
-                "input": [text, *({"type": tag_of("image-content"), "source": s} for s in srcs)]
-            },
-        ),
-        CoverageGroup(
-            union,
-            "messages items",
-            tuple(
-                (
-                    f"messages item {tag_of(m)}",
-                    doc_reference("message-create-union", aspect="members"),
-                    samples[m],
-                )
-                for m in union_members("message-create-union")
-            ),
-            lambda items: {"messages": items},
-        ),
-        CoverageGroup(
-            enums,
-            "roles",
-            tuple((f"role {r}", doc_reference("message-create", "role"), r) for r in role_values),
-            lambda roles: {
-                "messages": [
-                    {"type": msg, "role": r, "content": "Please keep answers short today."}
-                    for r in roles
-                ]
-            },
-        ),
-        CoverageGroup(
-            enums,
-            "message types",
-            tuple(
-                (
-                    f"include_return_message_types {v}",
-                    f"MessageType, {describe(MESSAGE_TYPE.documented_in.get(v, [NEWEST])[0])}",
-                    v,
-                )
-                for v in MESSAGE_TYPE
-            ),
-            lambda values: {
-                "input": "What's the weather like in Lisbon today?",
-                "include_return_message_types": values,
-            },
-        ),
-        CoverageGroup(
-            enums,
-            "tool return statuses",
-            tuple(
-                (f"tool return status {s}", doc_reference("tool-return", "status"), s)
-                for s in statuses
-            ),
-            lambda sts: {
-                "messages": [
-                    {
-                        "type": tag_of("tool-return-create"),
-                        "tool_returns": [
-                            {
-                                "type": tag_of("tool-return"),
-                                "tool_call_id": f"call_7f3a9c1d2e{i}",
-                                "status": s,
-                                "tool_return": "temperature: 21 C",
-                            }
-                            for i, s in enumerate(sts)
-                        ],
-                    }
-                ]
-            },
-        ),
-    ]
-
-
-def _png() -> str:
-    from contract_tests.strategies import TINY_PNG
-
-    return TINY_PNG
-
-
-class _Found(Exception):
-    pass
-
-
-def _grab(bs: BodyStrategies, name: str, out: dict[str, dict[str, Any]]) -> None:
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-
-    readings = [validator(name, r) for r in READINGS]
-
-    @settings(
-        database=None,
-        verbosity=Verbosity.quiet,
-        derandomize=True,
-        max_examples=50,
-        suppress_health_check=list(HealthCheck),
-        phases=[Phase.generate],
-    )
-    @given(bs.member(name))
-    def grab(value: dict[str, Any]) -> None:
-        if all(v.is_valid(value) for v in readings):
-            out.setdefault(name, value)
-            if len(value) > 2:  # prefer an example that uses some optional fields
-                out[name] = value
-                raise _Found
-
-    grab()
-
-
-def _with_image_url(samples: dict[str, dict[str, Any]], image_url: str) -> dict[str, Any]:
-    text = json.dumps(samples).replace(json.dumps(PLACEHOLDER_IMAGE), json.dumps(image_url))
-    return dict(json.loads(text))
-
-
-@cache
-def _part_samples() -> dict[str, dict[str, Any]]:
-    """One fixed, realistic example of every member: the first valid value the walker gives."""
-    bs = BodyStrategies(PLACEHOLDER_IMAGE)
-    names = {*union_members("input-content-union"), *union_members("message-create-union")}
-    out: dict[str, dict[str, Any]] = {}
-    for name in sorted(names):
-        with contextlib.suppress(_Found):
-            _grab(bs, name, out)
-        if name not in out:
-            raise RuntimeError(f"no valid example of {name} could be generated")
-    return out
-
-
-# ---- negative bodies ------------------------------------------------------------------------
-
-Mutation = tuple[str, str, Any]  # (label, documentation reference, body)
-
-
-def _with_input(part: Any) -> dict[str, Any]:
-    return {"input": [{"type": "text", "text": "See the attachment."}, part], "max_steps": 1}
-
-
-def _with_message(item: Any) -> dict[str, Any]:
-    return {"messages": [item], "max_steps": 1}
-
-
-JSON_SAMPLES: dict[str, tuple[Any, ...]] = {
-    "string": ("five", "true", "assistant_message"),
-    "integer": (8080, 0, -3),
-    "number": (2.5, -0.75),
-    "boolean": (True, False),
-    "array": (["hello"], [1, 2], []),
-    "object": ({"value": 1}, {"role": "user", "content": "hi"}),
-}
-
-
-def json_types(node: Any) -> set[str]:
-    """The JSON types a schema node allows (following ``anyOf``/``oneOf``)."""
-    if not isinstance(node, dict):
-        return set(JSON_SAMPLES)
-    found: set[str] = set()
-    kind = node.get("type")
-    if isinstance(kind, str):
-        found.add(kind)
-    elif isinstance(kind, list):
-        found.update(kind)
-    for union in ("anyOf", "oneOf"):
-        for member in node.get(union, []):
-            found |= json_types(member)
-    if "const" in node or "enum" in node:
-        values = [node["const"]] if "const" in node else node["enum"]
-        found.update(_type_name(v) for v in values)
-    if "number" in found:
-        found.add("integer")
-    return found or set(JSON_SAMPLES)
-
-
-def _type_name(value: Any) -> str:
-    for name, kind in (
-        ("boolean", bool),
-        ("integer", int),
-        ("number", float),
-        ("string", str),
-        ("array", list),
-        ("object", dict),
-    ):
-        if isinstance(value, kind):
-            return name
-    return "null"
-
-
-def wrong_json_type(node: Any) -> Strategy[Any]:
-    """Values of a JSON type the schema node does not allow (``classify`` still decides)."""
-    allowed = json_types(node)
-    choices = [v for kind, values in JSON_SAMPLES.items() if kind not in allowed for v in values]
-    return st.sampled_from(choices) if choices else st.nothing()
-
-
-def negative_families(bs: BodyStrategies) -> dict[str, Strategy[Mutation]]:
-    """Strategies of bodies that each break one rule, by the family of the rule."""
-    parts = union_members("input-content-union")
-    tags = [tag_of(p) for p in parts]
-    text = realistic_text()
-    unknown_tags = st.sampled_from(("video", "audio", "file", "html", "Text", "text "))
-    msg = tag_of("message-create")
-
-    unknown_part = st.tuples(unknown_tags, text).map(
-        lambda t: (
-            f"content part type {t[0]!r}",
-            doc_reference("input-content-union"),
-            _with_input({"type": t[0], "text": t[1]}),
-        )
-    )
-
-    def relabelled(pair: tuple[str, str]) -> Strategy[Mutation]:
-        name, tag = pair
-        return bs.member(name).map(
-            lambda part: (
-                f"{tag_of(name)} part labelled {tag!r}",
-                doc_reference("input-content-union"),
-                _with_input({**part, "type": tag}),
-            )
-        )
-
-    relabel = (
-        st.tuples(st.sampled_from(parts), st.sampled_from(tags))
-        .filter(lambda pair: tag_of(pair[0]) != pair[1])
-        .flatmap(relabelled)
-    )
-    unknown_source = st.sampled_from(("file", "s3", "URL", "path")).map(
-        lambda t: (
-            f"image source type {t!r}",
-            doc_reference("image-source"),
-            _with_input(
-                {"type": tag_of("image-content"), "source": {"type": t, "url": bs.image_url}}
-            ),
-        )
-    )
-    unknown_item = st.tuples(st.sampled_from(("chat", "user", "text", "Message")), text).map(
-        lambda t: (
-            f"messages item type {t[0]!r}",
-            doc_reference("message-create-union"),
-            _with_message({"type": t[0], "role": "user", "content": t[1]}),
-        )
-    )
-    bad_role = st.tuples(st.sampled_from(("tool", "moderator", "developer", "User", "")), text).map(
-        lambda t: (
-            f"role {t[0]!r}",
-            doc_reference("message-create", "role"),
-            _with_message({"type": msg, "role": t[0], "content": t[1]}),
-        )
-    )
-    bad_message_type = st.sampled_from(
-        ("debug_message", "stop_reason", "AssistantMessage", "ping")
-    ).map(
-        lambda v: (
-            f"include_return_message_types {v!r}",
-            doc_reference("message-type"),
-            {
-                "input": "What did I ask you yesterday?",
-                "include_return_message_types": [MESSAGE_TYPE.values[2], v],
-                "max_steps": 1,
-            },
-        )
-    )
-    bad_status = st.sampled_from(("ok", "partial", "SUCCESS", "done")).map(
-        lambda s: (
-            f"tool return status {s!r}",
-            doc_reference("tool-return", "status"),
-            _with_message(
-                {
-                    "type": tag_of("tool-return-create"),
-                    "tool_returns": [
-                        {
-                            "type": tag_of("tool-return"),
-                            "tool_call_id": "call_91b2",
-                            "status": s,
-                            "tool_return": "done",
-                        }
-                    ],
-                }
-            ),
-        )
-    )
-    top = resolved(REQUEST)["properties"]
-    fields = [k for k in REQUEST_FIELDS if k in top]
-
-    def wrongly_typed(pair: tuple[str, str]) -> Strategy[Mutation]:
-        key, words = pair
-        return wrong_json_type(top[key]).map(
-            lambda value: (
-                f"{key} = {value!r}",
-                doc_reference(REQUEST, key),
-                {
-                    **({"input": words} if key not in ("input", "messages") else {}),
-                    key: value,
-                    **({"max_steps": 1} if key != "max_steps" else {}),
-                },
-            )
-        )
-
-    wrong_type = st.tuples(st.sampled_from(fields), text).flatmap(wrongly_typed)
-    nested_types = st.sampled_from(
-        [
-            ("message content = 7", _with_message({"type": msg, "role": "user", "content": 7})),
-            (
-                "message content = null",
-                _with_message({"type": msg, "role": "user", "content": None}),
-            ),
-            ("text part text = 12", _with_input({"type": "text", "text": 12})),
-            (
-                "tool_call part input = 'city'",
-                _with_input(
-                    {
-                        "type": tag_of("tool-call-content"),
-                        "id": "call_1",
-                        "name": "get_weather",
-                        "input": "city",
-                    }
-                ),
-            ),
-            (
-                "reasoning part is_native = 'yes please'",
-                _with_input(
-                    {
-                        "type": tag_of("reasoning-content"),
-                        "is_native": "yes please",
-                        "reasoning": "hmm",
-                    }
-                ),
-            ),
-        ]
-    ).map(lambda t: (t[0], doc_reference("message-create"), t[1]))
-    missing = st.sampled_from(
-        [
-            (
-                "message without role",
-                "message-create",
-                _with_message({"type": msg, "content": "Hello again"}),
-            ),
-            (
-                "message without content",
-                "message-create",
-                _with_message({"type": msg, "role": "user"}),
-            ),
-            ("text part without text", "text-content", _with_input({"type": "text"})),
-            ("image part without source", "image-content", _with_input({"type": "image"})),
-            (
-                "base64 image without media_type",
-                "base64-image",
-                _with_input(
-                    {"type": "image", "source": {"type": "base64", "data": "iVBORw0KGgo="}}
-                ),
-            ),
-            (
-                "url image without url",
-                "url-image",
-                _with_input({"type": "image", "source": {"type": "url"}}),
-            ),
-            (
-                "tool return without tool_call_id",
-                "tool-return",
-                _with_message(
-                    {
-                        "type": "tool_return",
-                        "tool_returns": [{"status": "success", "tool_return": "ok"}],
-                    }
-                ),
-            ),
-            (
-                "tool_return item without tool_returns",
-                "tool-return-create",
-                _with_message({"type": "tool_return"}),
-            ),
-            (
-                "client skill without location",
-                "client-skill",
-                {
-                    "input": "Use my notes skill.",
-                    "client_skills": [{"name": "notes", "description": "d"}],
-                    "max_steps": 1,
-                },
-            ),
-            (
-                "client tool without name",
-                "client-tool",
-                {
-                    "input": "Check the weather.",
-                    "client_tools": [{"description": "weather"}],
-                    "max_steps": 1,
-                },
-            ),
-        ]
-    ).map(lambda t: (t[0], doc_reference(t[1]), t[2]))
-    xor = st.tuples(text, st.booleans()).map(
-        lambda t: (
-            (
-                "both input and messages",
-                doc_reference(REQUEST),
-                {
-                    "input": t[0],
-                    "messages": [{"type": msg, "role": "user", "content": t[0]}],
-                    "max_steps": 1,
-                },
-            )
-            if t[1]
-            else ("neither input nor messages", doc_reference(REQUEST), {"max_steps": 1})
-        )
-    )
-    not_object = st.sampled_from(
-        [
-            ("body is a JSON array", []),
-            ("body is a string", "hello"),
-            ("body is a number", 42),
-            ("body is null", None),
-        ]
-    ).map(lambda t: (t[0], doc_reference(REQUEST), t[1]))
-    return {
-        "unknown content-part type": unknown_part,
-        "mislabelled content-part type": relabel,
-        "unknown image source type": unknown_source,
-        "unknown messages item type": unknown_item,
-        "role outside its enum": bad_role,
-        "message type outside its enum": bad_message_type,
-        "tool return status outside its enum": bad_status,
-        "wrong JSON type": wrong_type,
-        "wrong JSON type (nested)": nested_types,
-        "missing required field": missing,
-        "input and messages": xor,
-        "body not an object": not_object,
-    }
-
-
-def negative_case(family: str, label: str, source: str, body: Any, agent_id: str) -> Case:
+def negative_case(
+    family: str,
+    label: str,
+    body: Any,
+    agent_id: str,
+    *,
+    phase: str = "negative",
+    elements: tuple[str, ...] = (),
+) -> Case:
+    """A body both readings reject: 4xx (exactly 422) and no run."""
     return Case(
-        phase="negative",
+        phase=phase,
         family=family,
         label=label,
         method="POST",
         path=async_path(agent_id),
-        expected=frozenset({422}),
-        rule="a body the contract rejects is answered 422 and creates no run",
-        source=source,
+        expect=(expect(CLIENT_ERROR, R.INVALID_REFUSED), expect(422, R.INVALID_422)),
         body=body,
         classification=classify(REQUEST, body),
         agent_id=agent_id,
         may_create_run=True,
+        elements=elements,
     )
 
 
-def is_invalid_both(c: Classification | None) -> bool:
-    return c is not None and c.verdict is Verdict.INVALID
+def hostile_case(
+    family: str,
+    label: str,
+    agent_id: str,
+    *,
+    phase: str,
+    body: Any = NO_BODY,
+    raw_body: str | None = None,
+    content_type: str | None = "application/json",
+    rule: Rule = R.NO_SERVER_ERROR,
+    allowed: frozenset[int] = ANY_ANSWER,
+    elements: tuple[str, ...] = (),
+) -> Case:
+    """A request whose only firm rule is ``rule`` (by default: no 5xx)."""
+    return Case(
+        phase=phase,
+        family=family,
+        label=label,
+        method="POST",
+        path=async_path(agent_id),
+        expect=(expect(allowed, rule),),
+        body=body,
+        raw_body=raw_body,
+        content_type=content_type,
+        classification=classify(REQUEST, body) if body is not NO_BODY else None,
+        agent_id=agent_id,
+        may_create_run=True,
+        tags=("hostile",),
+        elements=elements,
+    )
 
 
-def is_valid_both(c: Classification | None) -> bool:
-    return c is not None and c.verdict is Verdict.VALID
+SIMPLE_BODY = {"input": "Hello! Just checking in.", "max_steps": 1}
+
+
+def malformed_agent_case(label: str, value: str, phase: str, elements: tuple[str, ...]) -> Case:
+    return Case(
+        phase,
+        "malformed agent id",
+        f"{label}: {value!r}",
+        "POST",
+        async_path(value),
+        (expect(CLIENT_ERROR, R.BAD_AGENT_REFUSED), expect(422, R.BAD_AGENT_422)),
+        SIMPLE_BODY,
+        agent_id=value,
+        may_create_run=True,
+        elements=elements,
+    )
+
+
+def unknown_agent_case(value: str, phase: str, elements: tuple[str, ...] = ()) -> Case:
+    return Case(
+        phase,
+        "unknown agent",
+        value,
+        "POST",
+        async_path(value),
+        (expect(404, R.UNKNOWN_AGENT_404),),
+        SIMPLE_BODY,
+        agent_id=value,
+        may_create_run=True,
+        elements=elements,
+    )
+
+
+def malformed_run_case(label: str, value: str, phase: str, elements: tuple[str, ...]) -> Case:
+    return Case(
+        phase,
+        "malformed run id",
+        f"{label}: {value!r}",
+        "GET",
+        run_path(value),
+        (expect(CLIENT_ERROR, R.UNKNOWN_RUN_REFUSED), expect(400, R.BAD_RUN_400)),
+        elements=elements,
+    )
+
+
+def unknown_run_case(value: str, phase: str, elements: tuple[str, ...] = ()) -> Case:
+    return Case(
+        phase,
+        "unknown run",
+        value,
+        "GET",
+        run_path(value),
+        (expect(CLIENT_ERROR, R.UNKNOWN_RUN_REFUSED), expect(404, R.UNKNOWN_RUN_404)),
+        elements=elements,
+    )
+
+
+def retrieve_case(run_id: str, agent_id: str, phase: str) -> Case:
+    return Case(
+        phase,
+        "retrieve run",
+        run_id,
+        "GET",
+        run_path(run_id),
+        (expect(200, R.RUN_RETRIEVABLE),),
+        agent_id=agent_id,
+    )
+
+
+def listing_case(
+    label: str,
+    params: dict[str, str | list[str]],
+    phase: str,
+    *,
+    expect_: tuple[Expect, ...] | None = None,
+    elements: tuple[str, ...] = (),
+) -> Case:
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        for item in value if isinstance(value, list) else [value]:
+            pairs.append((key, item))
+    return Case(
+        phase,
+        "list runs",
+        label,
+        "GET",
+        LIST_PATH,
+        expect_ if expect_ is not None else (expect(200, R.LIST_ARRAY),),
+        params=tuple(pairs),
+        elements=elements,
+    )
+
+
+def cancel_case(
+    agent_id: str,
+    label: str,
+    phase: str,
+    run_ids: list[str] | None,
+    *,
+    expect_: tuple[Expect, ...] | None = None,
+    elements: tuple[str, ...] = (),
+) -> Case:
+    return Case(
+        phase,
+        "cancel",
+        label,
+        "POST",
+        cancel_path(agent_id),
+        expect_ if expect_ is not None else (expect(SUCCESS, R.CANCEL_ANSWER),),
+        {"run_ids": run_ids} if run_ids is not None else NO_BODY,
+        agent_id=agent_id,
+        elements=elements,
+    )
 
 
 def id_verdict(schema_name: str, value: str) -> Verdict:

@@ -1,4 +1,5 @@
-"""``letta-contract``: run the suite, print the OpenAPI document, list the checks."""
+"""``letta-contract``: run the suite, list its checks and their sources, show what a run
+covered, print the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from contract_tests.options import OPTIONS, config_from
 
@@ -25,7 +27,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true", help="Show divergences as found.")
     spec = commands.add_parser("openapi", help="Print the generated OpenAPI document (JSON).")
     spec.add_argument("--server-url", default="http://127.0.0.1:8283")
-    commands.add_parser("list-checks", help="List the checks and what each verifies.")
+    listing = commands.add_parser("list-checks", help="List the checks and what each verifies.")
+    listing.add_argument(
+        "--verbose", action="store_true", help="Also list each check's rules and their sources."
+    )
+    table = commands.add_parser(
+        "coverage", help="Show what a run exercised, from its JSON report (--report)."
+    )
+    table.add_argument("report", metavar="REPORT", help="A JSON report of `letta-contract run`.")
+    table.add_argument("--all", action="store_true", help="List every element, not only gaps.")
     return parser
 
 
@@ -37,14 +47,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(build_openapi(args.server_url), indent=2, ensure_ascii=False))
         return 0
     if args.command == "list-checks":
-        from contract_tests.checks.registry import all_checks
-
-        checks = all_checks()
-        width = max(len(n) for n in checks)
-        for name, check in checks.items():
-            print(f"{name:<{width}}  {check.purpose}")
-        return 0
+        return _list_checks(args.verbose)
+    if args.command == "coverage":
+        return _coverage(Path(args.report), args.all)
     return _run(args)
+
+
+def _list_checks(verbose: bool) -> int:
+    from contract_tests.checks.registry import all_checks
+
+    checks = all_checks()
+    width = max(len(n) for n in checks)
+    for name, check in checks.items():
+        print(f"{name:<{width}}  {check.purpose}")
+        if verbose:
+            for rule in check.rules:
+                verdict = "violation" if rule.binding else "divergence"
+                print(f"    - {rule.id} ({verdict}): {rule.text}")
+                print(f"      source: {rule.source}")
+    return 0
+
+
+def _coverage(path: Path, show_all: bool) -> int:
+    from contract_tests.coverage import summary
+
+    try:
+        rows = json.loads(path.read_text("utf-8"))["coverage"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(
+            f"letta-contract: error: {path} is not a report with a coverage table: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    for group, covered, total in summary(rows):
+        print(f"{group:<16} {covered:>4} of {total:<4} exercised")
+    shown = [r for r in rows if show_all or not r["covered"]]
+    if shown:
+        print()
+    for row in shown:
+        by = "; ".join(row["by"]) if row["by"] else "NOT EXERCISED"
+        print(f"  {row['group']}: {row['element']} -> {by}")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

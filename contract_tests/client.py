@@ -50,6 +50,8 @@ class SentRequest:
     headers: dict[str, str]
     body: Any = None
     raw_body: str | None = None
+    query: tuple[tuple[str, str], ...] = ()
+    content_type: str | None = None
 
     def body_text(self) -> str | None:
         if self.raw_body is not None:
@@ -123,13 +125,15 @@ class RateLimiter:
         self._next = 0.0
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
+    def wait(self, urgent: bool = False) -> None:
+        """Wait for the next slot. An ``urgent`` request goes at once and takes the next
+        slot from the requests after it, so the average rate still holds."""
         if not self.interval:
             return
         with self._lock:
             now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
+            start = now if urgent else max(now, self._next)
+            self._next = max(self._next, now) + self.interval
         if start > now:
             time.sleep(start - now)
 
@@ -182,12 +186,15 @@ class Client:
         self.session = requests.Session()
         self.requests_sent = 0
         self.throttled = 0
+        self.log: list[SentRequest] = []  # every request, in order (the coverage table's input)
 
     def seconds_left(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
 
     def redact(self, text: str) -> str:
-        if self.token:
+        # A token shorter than 8 characters is not searched for in answers: replacing it
+        # would change what the checks see (it is still never sent to the output as a header).
+        if self.token and len(self.token) >= 8:
             return text.replace(self.token, REDACTED)
         return text
 
@@ -206,13 +213,17 @@ class Client:
         *,
         json_body: Any = _NO_BODY,
         raw_body: str | None = None,
-        params: dict[str, Any] | None = None,
+        params: dict[str, Any] | tuple[tuple[str, str], ...] | None = None,
         content_type: str | None = "application/json",
+        urgent: bool = False,
     ) -> Exchange:
+        """Send one request. ``urgent``: do not wait for the rate limit's next slot (for a
+        request whose meaning depends on following the previous one at once)."""
         left = self.seconds_left()
         if left is not None and left <= 0:
             raise DeadlineReached("the overall deadline of the suite has passed")
-        query = f"?{urlencode(params, doseq=True)}" if params else ""
+        pairs = tuple(_pairs(params))
+        query = f"?{urlencode(pairs)}" if pairs else ""
         url = f"{self.base_url}{path}{query}"
         has_body = json_body is not _NO_BODY or raw_body is not None
         data = (
@@ -231,10 +242,13 @@ class Client:
             headers=shown,
             body=None if json_body is _NO_BODY else json_body,
             raw_body=raw_body,
+            query=pairs,
+            content_type=content_type if has_body else None,
         )
+        self.log.append(sent)
         timeout = self.timeout if left is None else max(0.1, min(self.timeout, left))
         for attempt in range(self.retries_on_429 + 1):
-            self.limiter.wait()
+            self.limiter.wait(urgent=urgent and attempt == 0)
             started = time.monotonic()
             try:
                 answer = self.session.request(
@@ -274,6 +288,18 @@ class Client:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _pairs(params: dict[str, Any] | tuple[tuple[str, str], ...] | None) -> list[tuple[str, str]]:
+    if not params:
+        return []
+    if isinstance(params, tuple):
+        return [(str(k), str(v)) for k, v in params]
+    found: list[tuple[str, str]] = []
+    for key, value in params.items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            found.append((str(key), str(item)))
+    return found
 
 
 def is_loopback(base_url: str) -> bool:

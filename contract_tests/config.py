@@ -21,10 +21,11 @@ class Profile:
     deadline: float
 
 
+# The coverage phase is the same in every profile; the profiles add random cases on top.
 PROFILES: dict[str, Profile] = {
-    "quick": Profile("quick", 6, 3, 2, 8, 10, 120.0),
-    "standard": Profile("standard", 20, 8, 2, 12, 25, 600.0),
-    "thorough": Profile("thorough", 60, 20, 4, 20, 60, 1800.0),
+    "quick": Profile("quick", 6, 3, 2, 8, 50, 240.0),
+    "standard": Profile("standard", 20, 8, 2, 12, 80, 900.0),
+    "thorough": Profile("thorough", 60, 20, 4, 20, 150, 2400.0),
 }
 
 
@@ -35,6 +36,7 @@ class SuiteConfig:
     base_url: str
     token: str | None = None
     agent_id: str | None = None
+    agent_id_2: str | None = None
     profile: ProfileName = "quick"
     seed: int | None = None
     max_runs: int | None = None
@@ -49,6 +51,7 @@ class SuiteConfig:
     negative_only: bool = False
     cancel_at_end: bool = True
     callbacks: bool = True
+    latency_budget: float | None = 10.0
     retries_on_429: int = 3
     extra_headers: dict[str, str] = field(default_factory=dict)
     custom_profile: Profile | None = None

@@ -9,19 +9,22 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Violation:
-    """One way the target departs from the contract, with what is needed to reproduce it."""
+    """A departure from a documentation fact or a rule both readings share, with what is
+    needed to reproduce it."""
 
     check: str
     purpose: str
     message: str
     cause: str
     rule: str
+    rule_id: str
     source: str
     phase: str
     case: str
     seed: int
     request: dict[str, Any] | None = None
     response: dict[str, Any] | None = None
+    excerpt: Any = None
     curl: str | None = None
     history: tuple[str, ...] = ()
 
@@ -35,15 +38,42 @@ class Violation:
 
 @dataclass(frozen=True)
 class Divergence:
-    """An input the two readings judge differently, and what the target made of it."""
+    """Where the target does what only one reading of the contract predicts.
+
+    Either a rule whose only source is the real server (``rule_id`` set: the target answered
+    otherwise), or a request the two readings judge differently (``verdict`` set: which
+    reading the target followed is ``sides_with``). Never a violation.
+    """
 
     case: str
-    verdict: str
-    documented: tuple[str, ...]
-    server: tuple[str, ...]
     why: str
-    observed_status: int | None
-    sides_with: str
+    source: str
+    check: str = ""
+    rule_id: str = ""
+    rule: str = ""
+    message: str = ""
+    verdict: str = ""
+    documented: tuple[str, ...] = ()
+    server: tuple[str, ...] = ()
+    observed_status: int | None = None
+    sides_with: str = ""
+    curl: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.rule_id}|{self.message}" if self.rule_id else self.case
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something worth knowing that is no verdict on the contract (a slow answer)."""
+
+    kind: str
+    message: str
+    case: str
     curl: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -67,10 +97,17 @@ class PhaseStarted:
 
 @dataclass(frozen=True)
 class CaseFinished:
+    """One answer judged: ``mark`` is ``.`` (as both readings expect), ``x`` (a violation,
+    reported below) or ``~`` (a divergence)."""
+
     phase: str
     label: str
     status: int | None
-    ok: bool
+    mark: str
+
+    @property
+    def ok(self) -> bool:
+        return self.mark != "x"
 
 
 @dataclass(frozen=True)
@@ -104,8 +141,13 @@ class SuiteResult:
     checks: tuple[str, ...]
     violations: list[Violation] = field(default_factory=list)
     divergences: list[Divergence] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # check -> why it did not run
+    routes: dict[str, bool] = field(default_factory=dict)  # optional route -> present
+    coverage: list[dict[str, Any]] = field(default_factory=list)
+    replay: list[list[str]] = field(default_factory=list)  # options that rerun the suite
     cases: int = 0
     requests: int = 0
     runs_created: int = 0
@@ -129,8 +171,13 @@ class SuiteResult:
             "conforming": self.exit_code == 0,
             "violations": [v.as_dict() for v in self.violations],
             "divergences": [d.as_dict() for d in self.divergences],
+            "findings": [f.as_dict() for f in self.findings],
             "notices": self.notices,
             "errors": self.errors,
+            "skipped": self.skipped,
+            "routes": self.routes,
+            "coverage": self.coverage,
+            "replay": self.replay,
             "cases": self.cases,
             "requests": self.requests,
             "runs_created": self.runs_created,

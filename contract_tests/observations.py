@@ -1,4 +1,4 @@
-"""What the suite has seen of one run: every answer about it, in order."""
+"""What the suite has seen of each run: every answer about it, in order (plain data)."""
 
 from __future__ import annotations
 
@@ -41,22 +41,38 @@ class ListingProbe:
 
 
 @dataclass
+class CancelSent:
+    """One cancel the suite sent for the run: when, in what state, and what came back."""
+
+    at: float
+    status_before: str | None
+    exchange: Exchange
+    answer: Any
+    by_id: bool = True
+    answered_at: float = 0.0  # when the answer came (``at`` is when it was sent)
+
+    @property
+    def answered(self) -> bool:
+        response = self.exchange.response
+        return response is not None and 200 <= response.status < 300
+
+
+@dataclass
 class RunTrace:
     run_id: str
     agent_id: str
     case: Case | None
     created: Exchange | None
     observations: list[Observation] = field(default_factory=list)
-    cancel_sent_at: float | None = None
-    cancel_exchange: Exchange | None = None
-    cancel_answer: str | None = None
-    status_before_cancel: str | None = None
+    cancels: list[CancelSent] = field(default_factory=list)
     callback_url: str | None = None
     callbacks: list[CallbackDelivery] = field(default_factory=list)
     listings: list[ListingProbe] = field(default_factory=list)
+    roles: set[str] = field(default_factory=set)  # e.g. "cancel-at-once", "callback"
     finished: bool = False
     gave_up: bool = False
     started: float = field(default_factory=time.monotonic)
+    seq: int = 0
 
     def add(self, source: Source, run: dict[str, Any], exchange: Exchange) -> Observation:
         seen = Observation(time.monotonic(), source, run, exchange)
@@ -71,6 +87,10 @@ class RunTrace:
     def last(self) -> dict[str, Any] | None:
         return self.observations[-1].run if self.observations else None
 
+    @property
+    def cancelled_by_suite(self) -> bool:
+        return bool(self.cancels)
+
     def history(self, limit: int = 12) -> tuple[str, ...]:
         """What was seen of the run, oldest first (repeated identical observations folded)."""
         events: list[tuple[float, str]] = []
@@ -84,12 +104,46 @@ class RunTrace:
             if text != previous:
                 events.append((o.at, text))
             previous = text
-        if self.cancel_sent_at is not None:
-            events.append((self.cancel_sent_at, f"cancel sent, answer {self.cancel_answer!r}"))
+        for cancel in self.cancels:
+            status = cancel.exchange.response.status if cancel.exchange.response else None
+            how = "by id" if cancel.by_id else "without run_ids"
+            events.append(
+                (cancel.at, f"cancel sent {how}, answered {status} {cancel.answer!r:.80}")
+            )
         for c in self.callbacks:
             events.append((c.at, f"callback received: {c.body!r:.160}"))
         events.sort(key=lambda e: e[0])
         return tuple(f"+{at - self.started:6.2f}s {text}" for at, text in events[-limit:])
+
+
+@dataclass
+class RunBook:
+    """Every run the suite created, by id, in the order it created them."""
+
+    traces: dict[str, RunTrace] = field(default_factory=dict)
+
+    def adopt(
+        self, run: dict[str, Any], agent_id: str, case: Case | None, exchange: Exchange
+    ) -> RunTrace:
+        trace = RunTrace(str(run["id"]), agent_id, case, exchange, seq=len(self.traces))
+        body = case.body if case is not None else None
+        sent_url = body.get("callback_url") if isinstance(body, dict) else None
+        trace.callback_url = sent_url if isinstance(sent_url, str) else None
+        trace.add("create", run, exchange)
+        self.traces[trace.run_id] = trace
+        return trace
+
+    def get(self, run_id: str) -> RunTrace | None:
+        return self.traces.get(run_id)
+
+    def of_agent(self, agent_id: str) -> list[RunTrace]:
+        return [t for t in self.traces.values() if t.agent_id == agent_id]
+
+    def unfinished(self) -> list[RunTrace]:
+        return [t for t in self.traces.values() if not t.finished]
+
+    def __len__(self) -> int:
+        return len(self.traces)
 
 
 def parse_time(value: Any) -> datetime | None:

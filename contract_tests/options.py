@@ -12,6 +12,13 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("token", {"help": "Bearer token (default: $LETTA_API_KEY). Never printed."}),
     ("agent-id", {"help": "An existing agent to use; without it the suite creates one."}),
     (
+        "agent-id-2",
+        {
+            "help": "A second agent, for the checks that two agents' runs stay apart; "
+            "without it the suite creates one where it can, else skips those checks."
+        },
+    ),
+    (
         "profile",
         {
             "choices": ["quick", "standard", "thorough"],
@@ -34,6 +41,15 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     (
         "run-deadline",
         {"type": float, "default": 60.0, "help": "Seconds a run may take to end (default: 60)."},
+    ),
+    (
+        "latency-budget",
+        {
+            "type": float,
+            "default": 10.0,
+            "help": "Seconds an answer may take before it is reported as slow (a finding, "
+            "not a violation; 0 for none; default: 10).",
+        },
     ),
     ("poll-interval", {"type": float, "default": 0.25, "help": "Seconds between polls."}),
     (
@@ -105,6 +121,7 @@ def config_from(values: dict[str, Any]) -> Any:
         base_url=str(base_url),
         token=values.get("token") or os.environ.get("LETTA_API_KEY") or None,
         agent_id=values.get("agent_id"),
+        agent_id_2=values.get("agent_id_2"),
         profile=values.get("profile") or "quick",
         seed=values.get("seed"),
         max_runs=values.get("max_runs"),
@@ -112,6 +129,7 @@ def config_from(values: dict[str, Any]) -> Any:
         timeout=float(values.get("timeout") or 30.0),
         deadline=float(overall) if overall is not None else None,
         run_deadline=float(values.get("run_deadline") or 60.0),
+        latency_budget=_number(values.get("latency_budget"), 10.0) or None,
         poll_interval=_number(values.get("poll_interval"), 0.25),
         cancel_settle=_number(values.get("cancel_settle"), 3.0),
         checks=tuple(values.get("check") or ()),

@@ -18,7 +18,9 @@ def run_for_pytest(pytestconfig: pytest.Config, values: dict[str, Any]) -> Suite
     config = config_from(values)
     stream: Any = sys.stderr if pytestconfig.getoption("verbose") > 0 else io.StringIO()
     listeners: list[Listener] = [
-        ConsoleReporter(stream, reproduce="pytest --pyargs contract_tests --letta-base-url")
+        ConsoleReporter(
+            stream, reproduce="pytest --pyargs contract_tests", option_prefix="--letta-"
+        )
     ]
     if values.get("junit_xml"):
         listeners.append(JUnitReporter(values["junit_xml"]))

@@ -86,6 +86,10 @@ class CallbackReceiver:
         key = uuid.uuid4().hex
         return key, f"{self.base_url}/callbacks/{key}"
 
+    def owns(self, url: str) -> bool:
+        """Whether ``url`` is one of this receiver's callback URLs."""
+        return url.startswith(f"{self.base_url}/callbacks/")
+
     def received(self, key: str) -> list[CallbackDelivery]:
         with self._lock:
             return list(self.deliveries.get(key, []))

@@ -8,11 +8,10 @@ invalid in both; anything else is a divergence, reported as such and never as a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from schemas.loader import READINGS
+from schemas.loader import READINGS, Reading
 from schemas.validation import Problem, validator
 
 
@@ -27,20 +26,39 @@ class Verdict(StrEnum):
         return self in (Verdict.DOCUMENTED_ONLY, Verdict.SERVER_ONLY)
 
 
-@dataclass(frozen=True)
 class Classification:
-    verdict: Verdict
-    documented: tuple[Problem, ...]
-    server: tuple[Problem, ...]
+    """How both readings judge one instance. The verdict is decided by the fast validators;
+    the problems that explain it are found only when asked for."""
+
+    __slots__ = ("_instance", "_name", "_problems", "verdict")
+
+    def __init__(self, name: str, instance: Any, verdict: Verdict) -> None:
+        self._name = name
+        self._instance = instance
+        self.verdict = verdict
+        self._problems: dict[str, tuple[Problem, ...]] = {}
+
+    def _of(self, reading: Reading) -> tuple[Problem, ...]:
+        if reading not in self._problems:
+            self._problems[reading] = tuple(validator(self._name, reading).problems(self._instance))
+        return self._problems[reading]
+
+    @property
+    def documented(self) -> tuple[Problem, ...]:
+        return self._of("documented")
+
+    @property
+    def server(self) -> tuple[Problem, ...]:
+        return self._of("server")
 
 
 def classify(name: str, instance: Any) -> Classification:
     """How both readings judge ``instance`` as an instance of schema ``name``."""
-    documented, server = (tuple(validator(name, r).problems(instance)) for r in READINGS)
+    documented, server = (not validator(name, r).is_valid(instance) for r in READINGS)
     verdict = {
         (False, False): Verdict.VALID,
         (False, True): Verdict.DOCUMENTED_ONLY,
         (True, False): Verdict.SERVER_ONLY,
         (True, True): Verdict.INVALID,
-    }[(bool(documented), bool(server))]
-    return Classification(verdict, documented, server)
+    }[(documented, server)]
+    return Classification(name, instance, verdict)

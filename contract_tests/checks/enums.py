@@ -1,28 +1,31 @@
-"""Enums: every documented value accepted where requests allow it, none unknown in answers."""
+"""Enums and unions: every documented value and member accepted where requests allow it, no
+undocumented value in answers."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+from contract_tests import rules as R
 from contract_tests.cases import Case
 from contract_tests.checks.registry import CheckContext, Failure, check
 from contract_tests.checks.shape import runs_in
 from contract_tests.client import Exchange
+from contract_tests.provenance import Rule
 from schemas.contract import MESSAGE_TYPE, RUN_STATUS, STOP_REASON, EnumValues
 from schemas.versions import DOC_VERSIONS, NEWEST, describe
 
 
-def _refused(exchange: Exchange, case: Case, owner: str) -> Iterator[Failure]:
+def _refused(exchange: Exchange, case: Case, owner: str, rule: Rule) -> Iterator[Failure]:
     response = exchange.response
     if case.owner != owner or "combined" in case.tags or response is None:
         return
-    if not 200 <= response.status < 300:
+    if 400 <= response.status < 500:
+        cited = Rule(rule.id, rule.check, rule.text, case.cites) if case.cites else rule
         yield Failure(
+            cited,
             f"{case.label} was refused with {response.status}",
             case.label,
-            f"{case.label} is accepted (200) wherever the request allows it",
-            case.source,
         )
 
 
@@ -31,7 +34,7 @@ def _refused(exchange: Exchange, case: Case, owner: str) -> Iterator[Failure]:
     "Every messages member, content part and image source the documentation lists is accepted.",
 )
 def union_members_accepted(ctx: CheckContext, exchange: Exchange, case: Case) -> Iterator[Failure]:
-    yield from _refused(exchange, case, "union_members_accepted")
+    yield from _refused(exchange, case, R.UNION, R.MEMBER_ACCEPTED)
 
 
 @check(
@@ -39,7 +42,7 @@ def union_members_accepted(ctx: CheckContext, exchange: Exchange, case: Case) ->
     "Every documented enum value (role, message type, tool status) is accepted in a request.",
 )
 def enum_values_accepted(ctx: CheckContext, exchange: Exchange, case: Case) -> Iterator[Failure]:
-    yield from _refused(exchange, case, "enum_values_accepted")
+    yield from _refused(exchange, case, R.ENUMS, R.ENUM_ACCEPTED)
 
 
 def judge_value(enum: EnumValues, field: str, value: Any) -> Failure | None:
@@ -58,12 +61,7 @@ def judge_value(enum: EnumValues, field: str, value: Any) -> Failure | None:
             f"{field} {value!r} is not listed by any documentation version ({versions}); "
             f"{describe(NEWEST)} allows: {', '.join(enum.values)}"
         )
-    return Failure(
-        message,
-        f"{field} {value!r}",
-        f"{field} is one of the documented {enum.schema_name} values",
-        describe(NEWEST),
-    )
+    return Failure(R.RESPONSE_ENUM, message, f"{field} {value!r}", excerpt={field: value})
 
 
 @check(
@@ -81,7 +79,7 @@ def response_enum_values(ctx: CheckContext, exchange: Exchange, case: Case) -> I
         ):
             failure = judge_value(enum, field, value)
             if failure:
-                yield Failure(failure.message, failure.cause, failure.rule, failure.source)
+                yield failure
         config = run.get("request_config")
         kinds = config.get("include_return_message_types") if isinstance(config, dict) else None
         for value in kinds if isinstance(kinds, list) else []:

@@ -1,8 +1,10 @@
-"""The registry of named checks.
+"""The checks registry: small named functions, registered by decorator.
 
-A check is a small function with a name and a one-line purpose, registered with a decorator.
-Response checks look at one request and its answer; run checks look at everything seen of
-one run. Both yield :class:`Failure` items (nothing when the check holds).
+A check is ``check(ctx, exchange, case)`` (kind ``response``: judged on every answer) or
+``check(ctx, trace)`` (kind ``run``: judged on everything seen of one run). It yields a
+:class:`Failure` for each way one of its rules does not hold (nothing when it holds). Each
+failure names the :class:`~contract_tests.provenance.Rule` it breaks, and the rule's source
+decides whether the failure is a violation or a divergence.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from contract_tests.provenance import Rule
+
 if TYPE_CHECKING:
     from contract_tests.cases import Case
-    from contract_tests.client import Client, Exchange, RunBudget
+    from contract_tests.client import Exchange
     from contract_tests.config import SuiteConfig
     from contract_tests.observations import RunTrace
 
@@ -22,23 +26,23 @@ Kind = Literal["response", "run"]
 
 @dataclass(frozen=True)
 class Failure:
-    """One way a check does not hold. ``cause`` tells failures of one check apart."""
+    """One way a rule does not hold. ``cause`` tells failures of one rule apart;
+    ``excerpt`` is the part of the answer that shows it (the run in question, say)."""
 
+    rule: Rule
     message: str
     cause: str
-    rule: str
-    source: str
     evidence: Exchange | None = None
+    excerpt: Any = None
 
 
 @dataclass
 class CheckContext:
-    """What checks may use besides the exchange: the client, the config, the target's agent."""
+    """What checks may use besides the exchange: the config and the target's agents."""
 
-    client: Client
     config: SuiteConfig
     agent_id: str
-    budget: RunBudget
+    agent_id_2: str | None = None
     selected: frozenset[str] = frozenset()
     notes: dict[str, Any] = field(default_factory=dict)
 
@@ -57,6 +61,12 @@ class Check:
     kind: Kind
     func: Callable[..., Iterable[Failure]]
     phases: tuple[str, ...]
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        from contract_tests.rules import catalogue
+
+        return catalogue().get(self.name, ())
 
     def run_on_response(self, ctx: CheckContext, exchange: Exchange, case: Case) -> list[Failure]:
         return list(self.func(ctx, exchange, case))
@@ -82,27 +92,26 @@ def check(
     return register
 
 
+_ORDER = ("status", "shape", "enums", "lifecycle", "listing", "cancel", "callbacks")
+
+
 def all_checks() -> dict[str, Check]:
     """Every registered check, by name, in registration order."""
     from contract_tests.checks import (
         callbacks,  # noqa: F401
+        cancel,  # noqa: F401
         enums,  # noqa: F401
         lifecycle,  # noqa: F401
+        listing,  # noqa: F401
         shape,  # noqa: F401
         status,  # noqa: F401
     )
 
-    order = ("status", "shape", "enums", "lifecycle", "callbacks")
-    ranked = sorted(
-        enumerate(REGISTRY.values()),
-        key=lambda item: (
-            order.index(item[1].func.__module__.rsplit(".", 1)[-1])
-            if item[1].func.__module__.rsplit(".", 1)[-1] in order
-            else len(order),
-            item[0],
-        ),
-    )
-    return {c.name: c for _, c in ranked}
+    def rank(item: tuple[int, Check]) -> tuple[int, int]:
+        module = item[1].func.__module__.rsplit(".", 1)[-1]
+        return (_ORDER.index(module) if module in _ORDER else len(_ORDER), item[0])
+
+    return {c.name: c for _, c in sorted(enumerate(REGISTRY.values()), key=rank)}
 
 
 class UnknownCheck(ValueError):

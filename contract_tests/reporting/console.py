@@ -1,4 +1,8 @@
-"""Progress while the suite runs, then every violation with how to reproduce it."""
+"""Progress while the suite runs, then every violation with how to reproduce it.
+
+Marks: ``.`` an answer as both readings expect, ``x`` a violation (each has its entry in the
+report below), ``~`` a divergence (listed below too).
+"""
 
 from __future__ import annotations
 
@@ -18,12 +22,13 @@ from contract_tests.events import (
     SuiteStarted,
     Violation,
 )
+from contract_tests.replay import render
 
 WIDTH = 72
 
 
 class ConsoleReporter:
-    """Writes to ``stream``: a dot per answer as expected, ``x`` otherwise."""
+    """Writes to ``stream``: a mark per answer, then the report."""
 
     def __init__(
         self,
@@ -31,10 +36,12 @@ class ConsoleReporter:
         *,
         verbose: bool = False,
         reproduce: str = "letta-contract run",
+        option_prefix: str = "--",
     ) -> None:
         self.stream = stream or sys.stdout
         self.verbose = verbose
         self.reproduce = reproduce
+        self.option_prefix = option_prefix
         self._column = 0
 
     def __call__(self, event: Event) -> None:
@@ -43,11 +50,12 @@ class ConsoleReporter:
                 f"letta-contract: {event.base_url}  profile={event.profile}  "
                 f"seed={event.seed}  checks={len(event.checks)}  max-runs={event.max_runs}"
             )
+            self._line("  marks: . as expected   x violation   ~ divergence (both listed below)")
         elif isinstance(event, PhaseStarted):
             self._line(f"{event.phase}: {event.description}")
             self._column = 0
         elif isinstance(event, CaseFinished):
-            self._progress("." if event.ok else "x")
+            self._progress(event.mark)
         elif isinstance(event, PhaseFinished):
             self._end_progress()
             self._line(f"  {event.cases} requests in {event.seconds:.1f} s")
@@ -57,7 +65,7 @@ class ConsoleReporter:
             self._line(f"  [{mark}] {event.message}")
         elif isinstance(event, DivergenceFound) and self.verbose:
             self._end_progress()
-            self._line(f"  [divergence] {event.divergence.case}")
+            self._line(f"  [divergence] {event.divergence.case or event.divergence.message}")
         elif isinstance(event, SuiteFinished):
             self._end_progress()
             self._summary(event.result)
@@ -84,23 +92,25 @@ class ConsoleReporter:
         if result.violations:
             self._line("")
             self._line("=" * WIDTH)
-            self._line(f"VIOLATIONS ({len(result.violations)})")
+            self._line(f"VIOLATIONS ({len(result.violations)}): departures from the documentation")
             self._line("=" * WIDTH)
             for number, violation in enumerate(result.violations, 1):
                 self._violation(number, violation, result)
         if result.divergences:
+            self._divergences(result)
+        if result.findings:
             self._line("")
-            self._line(
-                f"DIVERGENCES ({len(result.divergences)}): the readings disagree; not violations"
-            )
-            for d in result.divergences:
-                if d.observed_status is None:
-                    seen = "not sent (budget on runs spent, or --negative-only)"
-                else:
-                    seen = f"answered {d.observed_status}: follows the {d.sides_with} reading"
-                self._line(f"  - {d.case}: {d.verdict}; {seen}")
-                if self.verbose:
-                    self._line(f"      why: {d.why}")
+            self._line(f"FINDINGS ({len(result.findings)}): worth knowing, not verdicts")
+            for f in result.findings[:20]:
+                self._line(f"  - [{f.kind}] {f.case}: {f.message}")
+            if len(result.findings) > 20:
+                self._line(f"  ... and {len(result.findings) - 20} more (see the JSON report)")
+        absent = [name for name, present in result.routes.items() if not present]
+        if absent:
+            self._line("")
+            self._line(f"OPTIONAL ROUTES ABSENT: {', '.join(absent)}")
+        for check, why in result.skipped.items():
+            self._line(f"SKIPPED {check}: {why}")
         for error in result.errors:
             self._line(f"ERROR: {error}")
         checks_failed = len({v.check for v in result.violations})
@@ -113,12 +123,36 @@ class ConsoleReporter:
             f"{result.runs_cancelled} cancelled, {result.seconds:.1f} s (seed {result.seed})"
         )
 
+    def _divergences(self, result: SuiteResult) -> None:
+        self._line("")
+        self._line(
+            f"DIVERGENCES ({len(result.divergences)}): where this server does what only one "
+            "reading predicts; never violations"
+        )
+        for d in result.divergences:
+            if d.rule_id:
+                self._line(f"  - [{d.check}] {d.message}")
+                self._line(f"      the real server: {d.rule} ({d.source})")
+                if self.verbose and d.curl:
+                    self._line(f"      reproduce: {d.curl}")
+                continue
+            if d.observed_status is None:
+                seen = "not sent (budget on runs spent, or --negative-only)"
+            elif d.sides_with == "neither":
+                seen = f"answered {d.observed_status}"
+            else:
+                seen = f"answered {d.observed_status}: follows the {d.sides_with} reading"
+            self._line(f"  - {d.case}: {d.verdict}; {seen}")
+            if self.verbose:
+                self._line(f"      why: {d.why}")
+
     def _violation(self, number: int, v: Violation, result: SuiteResult) -> None:
         self._line("")
         self._line(f"{number}. [{v.check}] {v.message}")
-        self._line(f"   rule:   {v.rule}")
+        self._line(f"   rule:   {v.rule} ({v.rule_id})")
         self._line(f"   source: {v.source}")
-        self._line(f"   case:   {v.case} (phase {v.phase})")
+        if v.case:
+            self._line(f"   case:   {v.case} (phase {v.phase})")
         if v.request:
             self._line(f"   request:  {v.request.get('method')} {v.request.get('url')}")
             body = v.request.get("body")
@@ -128,14 +162,14 @@ class ConsoleReporter:
             self._line(
                 f"   response: {v.response.get('status')} {_compact(v.response.get('body'))}"
             )
+        if v.excerpt is not None:
+            self._line(f"   shows:    {_compact(v.excerpt)}")
         for line in v.history:
             self._line(f"   | {line}")
         if v.curl:
             self._line(f"   reproduce: {v.curl}")
-        self._line(
-            f"   replay the suite: {self.reproduce} --base-url {result.base_url} "
-            f"--seed {v.seed} --check {v.check}"
-        )
+        replay = render(result.replay, self.option_prefix, v.check)
+        self._line(f"   replay the suite: {self.reproduce} {replay}")
 
 
 def _compact(value: Any, limit: int = 400) -> str:

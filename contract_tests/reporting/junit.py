@@ -11,11 +11,18 @@ from contract_tests.events import Event, SuiteFinished, SuiteResult, Violation
 
 
 def _details(v: Violation) -> str:
-    lines = [v.message, f"rule: {v.rule}", f"source: {v.source}", f"case: {v.case}"]
+    lines = [
+        v.message,
+        f"rule: {v.rule} ({v.rule_id})",
+        f"source: {v.source}",
+        f"case: {v.case}",
+    ]
     if v.request:
         lines.append(f"request: {json.dumps(v.request, default=str)}")
     if v.response:
         lines.append(f"response: {json.dumps(v.response, default=str)}")
+    if v.excerpt is not None:
+        lines.append(f"shows: {json.dumps(v.excerpt, default=str)}")
     lines.extend(v.history)
     if v.curl:
         lines.append(f"reproduce: {v.curl}")
@@ -54,9 +61,15 @@ def render(result: SuiteResult) -> bytes:
     if result.divergences:
         out = ET.SubElement(suite, "system-out")
         out.text = "\n".join(
-            f"divergence: {d.case}: {d.verdict}; answered {d.observed_status} ({d.sides_with})"
+            f"divergence: [{d.check}] {d.message} (the real server: {d.rule})"
+            if d.rule_id
+            else f"divergence: {d.case}: {d.verdict}; answered {d.observed_status} ({d.sides_with})"
             for d in result.divergences
         )
+    for check, why in result.skipped.items():
+        for case in suite.iter("testcase"):
+            if case.get("name") == check:
+                ET.SubElement(case, "skipped", message=why[:500])
     return bytes(ET.tostring(suite, encoding="utf-8", xml_declaration=True))
 
 

@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from mockserver import MockConfig, create_app
+from schemas import Verdict, classify
 from schemas.contract import AGENT_ID, TERMINAL_STATUSES
 
 Environ = dict[str, Any]
@@ -270,6 +272,8 @@ def run_ids_not_uuid4(app: WSGIApp) -> WSGIApp:
         match = RUN_ROUTE.match(environ["PATH_INFO"])
         if match and match.group(1) in back:
             environ["PATH_INFO"] = f"/v1/runs/{back[match.group(1)]}"
+        pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        environ["QUERY_STRING"] = urlencode([(k, back.get(v, v)) for k, v in pairs])
         if environ["PATH_INFO"].endswith("/messages/cancel"):
             body = request_json(environ)
             if isinstance(body, dict) and isinstance(body.get("run_ids"), list):
@@ -426,6 +430,256 @@ def request_config_not_echoed(app: WSGIApp) -> WSGIApp:
     return Middleware(app, None, rewrite_runs(change))
 
 
+def drop_agent_id(app: WSGIApp) -> WSGIApp:
+    """Runs come back without `agent_id`, which every version documents as always there."""
+    return Middleware(app, None, rewrite_runs(lambda env, run: run.pop("agent_id", None)))
+
+
+def _without_query(environ: Environ, name: str) -> None:
+    pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    environ["QUERY_STRING"] = urlencode([(k, v) for k, v in pairs if k != name])
+
+
+def _query(environ: Environ, name: str) -> str | None:
+    for key, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
+        if key == name:
+            return value
+    return None
+
+
+def _is_listing(environ: Environ) -> bool:
+    return environ["REQUEST_METHOD"] == "GET" and environ["PATH_INFO"] in ("/v1/runs/", "/v1/runs")
+
+
+def listing_ignores(name: str) -> Callable[[WSGIApp], WSGIApp]:
+    """GET /v1/runs/ drops the query parameter ``name`` before answering."""
+
+    def wrap(app: WSGIApp) -> WSGIApp:
+        def before(environ: Environ) -> Answer | None:
+            if _is_listing(environ):
+                _without_query(environ, name)
+            return None
+
+        return Middleware(app, before, None)
+
+    return wrap
+
+
+def listing_asc_is_desc(app: WSGIApp) -> WSGIApp:
+    """`order=asc` lists newest first, like `desc`."""
+
+    def before(environ: Environ) -> Answer | None:
+        if _is_listing(environ) and _query(environ, "order") == "asc":
+            _without_query(environ, "order")
+        return None
+
+    return Middleware(app, before, None)
+
+
+def listing_limit_off_by_one(app: WSGIApp) -> WSGIApp:
+    """`limit=N` lists N + 1 runs."""
+
+    def before(environ: Environ) -> Answer | None:
+        limit = _query(environ, "limit") if _is_listing(environ) else None
+        if limit is not None and limit.isdigit():
+            _without_query(environ, "limit")
+            environ["QUERY_STRING"] += f"&limit={int(limit) + 1}"
+        return None
+
+    return Middleware(app, before, None)
+
+
+def cancel_answers_a_list(app: WSGIApp) -> WSGIApp:
+    """The cancel answers a JSON list of the ids instead of an object."""
+
+    def after(environ: Environ, answer: Answer) -> None:
+        body = answer.json()
+        if environ["PATH_INFO"].endswith("/messages/cancel") and isinstance(body, dict):
+            answer.set_json(list(body))
+
+    return Middleware(app, None, after)
+
+
+def bare_cancel_reaches_every_agent(app: WSGIApp) -> WSGIApp:
+    """A cancel without run_ids cancels the active runs of every agent, not only its own."""
+    created: list[str] = []
+
+    def before(environ: Environ) -> Answer | None:
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith(
+            "/messages/cancel"
+        ):
+            body = request_json(environ)
+            if not isinstance(body, dict) or not body.get("run_ids"):
+                set_request_json(environ, {"run_ids": list(created)})
+        return None
+
+    def after(environ: Environ, answer: Answer) -> None:
+        body = answer.json()
+        if is_async_post(environ) and answer.status == 200 and isinstance(body, dict):
+            created.append(str(body["id"]))
+
+    return Middleware(app, before, after)
+
+
+def cancel_reopens_an_ended_run(app: WSGIApp) -> WSGIApp:
+    """A cancel of a run that already completed turns it `cancelled`."""
+    ended: set[str] = set()
+    reopened: set[str] = set()
+
+    def before(environ: Environ) -> Answer | None:
+        if environ["PATH_INFO"].endswith("/messages/cancel"):
+            body = request_json(environ)
+            ids = body.get("run_ids") if isinstance(body, dict) else None
+            reopened.update(r for r in ids or [] if r in ended)
+        return None
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        if run.get("status") == "completed":
+            ended.add(run["id"])
+        if run["id"] in reopened:
+            run.update(status="cancelled", stop_reason="cancelled")
+
+    return Middleware(app, before, rewrite_runs(change))
+
+
+def _posted_text(environ: Environ) -> str:
+    return _read_body(environ).decode("utf-8", "replace")
+
+
+def server_error_on_nul(app: WSGIApp) -> WSGIApp:
+    """A NUL character anywhere in a body crashes the server (500)."""
+
+    def before(environ: Environ) -> Answer | None:
+        if is_async_post(environ) and "\\u0000" in _posted_text(environ):
+            return json_answer(500, {"detail": "An unknown error occurred"})
+        return None
+
+    return Middleware(app, before, None)
+
+
+def refuses_empty_strings(app: WSGIApp) -> WSGIApp:
+    """An empty string in any field of a valid body is refused with 422."""
+
+    def before(environ: Environ) -> Answer | None:
+        if is_async_post(environ) and '""' in _posted_text(environ):
+            problem = {"loc": ["body"], "msg": "empty strings are not allowed", "type": "too_short"}
+            return json_answer(422, {"detail": [problem]})
+        return None
+
+    return Middleware(app, before, None)
+
+
+def accepts_malformed_json(app: WSGIApp) -> WSGIApp:
+    """A body that is not JSON is read as a plain text message (200 and a run)."""
+
+    def before(environ: Environ) -> Answer | None:
+        if is_async_post(environ):
+            text = _posted_text(environ)
+            try:
+                json.loads(text)
+            except ValueError:
+                set_request_json(environ, {"input": text or "(empty)", "max_steps": 1})
+        return None
+
+    return Middleware(app, before, None)
+
+
+def refuses_a_charset(app: WSGIApp) -> WSGIApp:
+    """`Content-Type: application/json; charset=utf-8` is refused with 415."""
+
+    def before(environ: Environ) -> Answer | None:
+        if is_async_post(environ) and "charset" in environ.get("CONTENT_TYPE", "").lower():
+            return json_answer(415, {"detail": "Unsupported Media Type"})
+        return None
+
+    return Middleware(app, before, None)
+
+
+def unshaped_422_body(app: WSGIApp) -> WSGIApp:
+    """422 answers carry `{"error": ...}` instead of the documented `detail` list."""
+
+    def after(environ: Environ, answer: Answer) -> None:
+        if answer.status == 422:
+            answer.set_json({"error": "validation failed"})
+
+    return Middleware(app, None, after)
+
+
+def callback_status_code_wrong(app: WSGIApp) -> WSGIApp:
+    """callback_status_code says 500 where the receiver answered 200."""
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        if run.get("callback_status_code") is not None:
+            run["callback_status_code"] = 500
+
+    return Middleware(app, None, rewrite_runs(change))
+
+
+# ---- servers that differ from the real one where the documentation lets them -------------
+
+
+def runs_without_nulls(app: WSGIApp) -> WSGIApp:
+    """Runs leave out every field that is null (the documentation marks them optional)."""
+
+    def change(environ: Environ, run: dict[str, Any]) -> None:
+        for key in [k for k, v in run.items() if v is None]:
+            del run[key]
+
+    return Middleware(app, None, rewrite_runs(change))
+
+
+def text_404(app: WSGIApp) -> WSGIApp:
+    """404 answers are `text/plain` "Not Found" (the documentation describes no 404 body)."""
+
+    def after(environ: Environ, answer: Answer) -> None:
+        if answer.status == 404:
+            answer.body = b"Not Found"
+            answer.headers = [("Content-Type", "text/plain"), ("Content-Length", "9")]
+
+    return Middleware(app, None, after)
+
+
+def listing_oldest_first_by_default(app: WSGIApp) -> WSGIApp:
+    """Without `order`, the listing is oldest first (the documentation gives no default)."""
+
+    def before(environ: Environ) -> Answer | None:
+        if _is_listing(environ) and _query(environ, "order") is None:
+            environ["QUERY_STRING"] += "&order=asc"
+        return None
+
+    return Middleware(app, before, None)
+
+
+def no_listing_no_cancel(app: WSGIApp) -> WSGIApp:
+    """A gateway that exposes only the async POST and GET /v1/runs/{run_id}."""
+
+    def before(environ: Environ) -> Answer | None:
+        path = environ["PATH_INFO"]
+        if _is_listing(environ) or path.endswith("/messages/cancel"):
+            return json_answer(404, {"detail": "Not Found"})
+        return None
+
+    return Middleware(app, before, None)
+
+
+def documentation_literal(app: WSGIApp) -> WSGIApp:
+    """Accepts what the documentation accepts and the real server refuses (`{}`, both input
+    and messages, untyped items, nulls): such a body is run as a plain message."""
+
+    def before(environ: Environ) -> Answer | None:
+        if not is_async_post(environ):
+            return None
+        body = request_json(environ)
+        if body is None:
+            return None
+        verdict = classify("letta-async-request", body).verdict
+        if verdict is Verdict.DOCUMENTED_ONLY:
+            set_request_json(environ, {"input": "(a body only the documentation accepts)"})
+        return None
+
+    return Middleware(app, before, None)
+
+
 @dataclass(frozen=True)
 class Broken:
     name: str
@@ -439,10 +693,9 @@ def _plain(wrap: Callable[[WSGIApp], WSGIApp]) -> Callable[[str], Callable[[WSGI
 
 
 BROKEN: tuple[Broken, ...] = (
-    Broken("drops a Run field", _plain(drop_field), "run_shape_conformance"),
+    Broken("drops agent_id", _plain(drop_agent_id), "run_shape_conformance"),
     Broken("naive timestamps", _plain(naive_timestamps), "run_shape_conformance"),
     Broken("200 for a malformed agent id", accepts_malformed_agent_id, "status_code_conformance"),
-    Broken("200 for an unknown agent", accepts_unknown_agent, "status_code_conformance"),
     Broken("500 on a reasoning part", _plain(server_error_on_reasoning_part), "not_a_server_error"),
     Broken("201 instead of 200", _plain(created_201), "status_code_conformance"),
     Broken("status goes backwards", _plain(status_goes_back), "status_moves_forward"),
@@ -458,26 +711,90 @@ BROKEN: tuple[Broken, ...] = (
         "run_reaches_terminal",
         {"run_deadline": 1.5, "poll_interval": 0.05},
     ),
-    Broken("run ids not uuid4", _plain(run_ids_not_uuid4), "run_shape_conformance"),
     Broken("cancel does not stick", _plain(cancel_does_not_stick), "cancel_sticks"),
     Broken("422 for a valid ImageContent", _plain(refuses_image_content), "union_members_accepted"),
     Broken(
         "listing disagrees with retrieve", _plain(listing_disagrees), "retrieve_matches_listing"
     ),
     Broken("HTML error bodies", _plain(html_errors), "content_type_conformance"),
-    Broken("404 for a malformed run id", _plain(malformed_run_id_404), "status_code_conformance"),
     Broken("400 for an invalid body", _plain(invalid_body_400), "status_code_conformance"),
-    Broken("unshaped 404 body", _plain(error_body_unshaped), "error_shape_conformance"),
+    Broken("unshaped 422 body", _plain(unshaped_422_body), "error_shape_conformance"),
     Broken("negative duration", _plain(negative_duration), "durations_consistent"),
     Broken("completed before created", _plain(completed_before_created), "timestamps_ordered"),
     Broken("agent_id not echoed", _plain(wrong_agent_echo), "run_shape_conformance"),
     Broken(
-        "callback not recorded",
-        _plain(callback_not_recorded),
+        "callback_status_code wrong",
+        _plain(callback_status_code_wrong),
         "callback_delivered",
         {"run_deadline": 2.0},
     ),
     Broken("request_config not echoed", _plain(request_config_not_echoed), "run_shape_conformance"),
+    # the kinds of check the coverage, listing and cancel phases brought
+    Broken("listing ignores agent_id", _plain(listing_ignores("agent_id")), "listing_conformance"),
+    Broken("listing ignores statuses", _plain(listing_ignores("statuses")), "listing_conformance"),
+    Broken(
+        "listing ignores stop_reason", _plain(listing_ignores("stop_reason")), "listing_conformance"
+    ),
+    Broken(
+        "listing ignores conversation_id",
+        _plain(listing_ignores("conversation_id")),
+        "listing_conformance",
+    ),
+    Broken("listing ignores after", _plain(listing_ignores("after")), "listing_conformance"),
+    Broken("listing ignores active", _plain(listing_ignores("active")), "listing_conformance"),
+    Broken("order=asc lists newest first", _plain(listing_asc_is_desc), "listing_conformance"),
+    Broken("limit off by one", _plain(listing_limit_off_by_one), "listing_conformance"),
+    Broken("cancel answers a list", _plain(cancel_answers_a_list), "cancel_conformance"),
+    Broken(
+        "a bare cancel reaches other agents",
+        _plain(bare_cancel_reaches_every_agent),
+        "cancel_sticks",
+    ),
+    Broken("cancel reopens an ended run", _plain(cancel_reopens_an_ended_run), "cancel_sticks"),
+    Broken("500 on a NUL character", _plain(server_error_on_nul), "not_a_server_error"),
+    Broken("422 for an empty string", _plain(refuses_empty_strings), "status_code_conformance"),
+    Broken("malformed JSON accepted", _plain(accepts_malformed_json), "status_code_conformance"),
+    Broken("415 for a charset", _plain(refuses_a_charset), "status_code_conformance"),
+)
+
+
+@dataclass(frozen=True)
+class Legit:
+    """A server that differs from the real one only where the documentation lets it: the
+    suite must report no violation against it (divergences and skips are fine)."""
+
+    name: str
+    make: Callable[[str], Callable[[WSGIApp], WSGIApp]] | None
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+# Quirks of letta-0.16.8 that break a documentation fact (they are real departures, reported
+# as violations against the real server too); the rest of that profile must pass.
+DOCUMENTED_DEPARTURES = (
+    "naive-completed-at",
+    "string-422-detail",
+    "union-tag-required",
+    "cancel-overwritten-by-completion",
+)
+
+LEGIT: tuple[Legit, ...] = (
+    Legit("the mock's default profile", None),
+    Legit(
+        "letta-0.16.8 without its documented departures",
+        None,
+        {"profile": "letta-0.16.8", "no_quirks": list(DOCUMENTED_DEPARTURES)},
+    ),
+    Legit("minimal routes", None, {"routes": "minimal"}),
+    Legit("404 for a malformed run id", _plain(malformed_run_id_404)),
+    Legit("agents created on first use (200 for an unknown agent)", None, {"auto_agents": True}),
+    Legit("run ids that are not uuid4", _plain(run_ids_not_uuid4)),
+    Legit("unshaped 404 bodies", _plain(error_body_unshaped)),
+    Legit("text/plain 404 bodies", _plain(text_404)),
+    Legit("callbacks not recorded on the run", _plain(callback_not_recorded)),
+    Legit("runs without their null fields", _plain(runs_without_nulls)),
+    Legit("listing oldest first by default", _plain(listing_oldest_first_by_default)),
+    Legit("no listing and no cancel route", _plain(no_listing_no_cancel)),
+    Legit("documentation-literal bodies accepted", _plain(documentation_literal)),
 )
 
 

@@ -18,7 +18,7 @@ FAST = Profile(
     positive_examples=1,
     lifecycle_examples=2,
     lifecycle_steps=6,
-    max_runs=14,
+    max_runs=60,
     deadline=120.0,
 )
 

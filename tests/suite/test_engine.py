@@ -19,7 +19,7 @@ import requests
 from contract_tests.checks.registry import all_checks
 from contract_tests.cli import main
 from contract_tests.client import Client, RateLimiter
-from contract_tests.config import SuiteConfig
+from contract_tests.config import PROFILES, SuiteConfig
 from contract_tests.engine import run_suite
 from contract_tests.events import CaseFinished, Event, PhaseStarted, SuiteFinished
 from contract_tests.reporting import ConsoleReporter, JsonReporter, JUnitReporter
@@ -42,19 +42,17 @@ def test_the_mock_conforms(clock: Literal["wall", "per-poll"]) -> None:
     assert result.runs_created > 0 and result.divergences
 
 
-def test_quick_profile_against_the_mock_is_fast() -> None:
-    """The real quick profile with its default rate limit and polling, as a user runs it."""
+def test_the_quick_profile_as_a_user_runs_it_conforms_within_its_budget() -> None:
+    """The real quick profile with its default rate limit and polling (its time is measured
+    by benchmarks/suite_vs_schemathesis.py, not here)."""
     with MockServer(MockConfig(clock="per-poll")) as mock:
-        started = time.monotonic()
         result = run_suite(
             SuiteConfig(
                 base_url=mock.base_url, agent_id=mock.agent_id, seed=SEED, cancel_settle=0.5
             )
         )
-        elapsed = time.monotonic() - started
     assert result.exit_code == 0, [(v.check, v.message) for v in result.violations]
-    assert elapsed < 30, elapsed
-    assert result.runs_created <= 10
+    assert 0 < result.runs_created <= PROFILES["quick"].max_runs
 
 
 def test_events_flow_and_the_engine_does_not_print(capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,7 +62,7 @@ def test_events_flow_and_the_engine_does_not_print(capsys: pytest.CaptureFixture
     out = capsys.readouterr()
     assert out.out == "" and "letta-contract" not in out.err
     phases = [e.phase for e in events if isinstance(e, PhaseStarted)]
-    assert phases == ["negative", "coverage", "positive", "lifecycle", "divergence"]
+    assert phases == ["negative", "coverage", "positive", "lifecycle", "listing", "divergence"]
     assert sum(isinstance(e, CaseFinished) for e in events) > 50
     assert isinstance(events[-1], SuiteFinished)
 

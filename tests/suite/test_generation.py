@@ -7,13 +7,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from contract_tests.cases import (
-    REQUEST,
-    coverage_groups,
-    id_verdict,
-    negative_case,
-    negative_families,
-)
+from contract_tests.boundaries import COSTLY, boundaries, is_hostile, locations, pack, with_steps
+from contract_tests.cases import REQUEST, id_verdict, negative_case
+from contract_tests.families import negative_families
 from contract_tests.strategies import ID_MUTATIONS, BodyStrategies, agent_ids, mutated_ids, run_ids
 from schemas import Verdict, classify
 from schemas.contract import MESSAGE_TYPE, tag_of, union_members
@@ -48,15 +44,13 @@ def test_generated_bodies_keep_costly_options_small(body: dict[str, Any]) -> Non
     )
 )
 def test_negative_cases_carry_problems_under_both_readings(drawn: Any) -> None:
-    family, (label, source, body) = drawn
-    case = negative_case(
-        family, label, source, body, "agent-" + "0" * 8 + "-0000-4000-8000-" + "0" * 12
-    )
+    family, (label, body) = drawn
+    case = negative_case(family, label, body, "agent-" + "0" * 8 + "-0000-4000-8000-" + "0" * 12)
     assert case.classification is not None
     if case.classification.verdict is Verdict.INVALID:  # the only ones sent as negatives
         assert case.classification.documented and case.classification.server
     assert case.expected == frozenset({422})
-    assert "documentation version" in case.source
+    assert [e.rule.id for e in case.expect] == ["invalid-body-refused", "invalid-body-422"]
 
 
 def test_most_negative_families_are_invalid_under_both_readings() -> None:
@@ -66,7 +60,7 @@ def test_most_negative_families_are_invalid_under_both_readings() -> None:
     @given(st.data())
     def sample(data: st.DataObject) -> None:
         for family, strategy in negative_families(BODIES).items():
-            _label, _source, body = data.draw(strategy)
+            _label, body = data.draw(strategy)
             found.setdefault(family, set()).add(classify(REQUEST, body).verdict)
 
     sample()
@@ -102,20 +96,52 @@ def test_run_id_mutations_are_never_valid(drawn: tuple[str, str]) -> None:
     assert id_verdict("run-id", drawn[1]) is not Verdict.VALID
 
 
-def test_coverage_uses_every_member_part_source_and_enum_value() -> None:
-    groups = coverage_groups("http://127.0.0.1:9/pixel.png")
-    labels = {label for g in groups for label, _, _ in g.elements}
-    for member in union_members("input-content-union"):
-        assert f"input part {tag_of(member)}" in labels
-    for member in union_members("message-content-union"):
-        assert f"message content part {tag_of(member)}" in labels
-    for member in union_members("message-create-union"):
-        assert f"messages item {tag_of(member)}" in labels
-    for source in union_members("image-source"):
-        assert f"image source {tag_of(source)}" in labels
+def test_the_boundaries_are_the_same_every_time() -> None:
+    first = [(b.label, b.body) for b in boundaries()]
+    assert first == [(b.label, b.body) for b in boundaries()]
+    assert len(first) > 500
+
+
+def test_every_location_is_present_in_a_valid_body() -> None:
+    present = {b.location.label for b in boundaries() if b.kind == "present"}
+    costly = {b.location.label for b in boundaries() if b.location.key in COSTLY}
+    assert present | costly == {location.label for location in locations()}
+    # the costly fields appear as null (and callback_url with the receiver's URL, later)
+    assert {b.location.label for b in boundaries() if b.kind == "null"} >= costly
+    for b in boundaries():
+        if b.kind == "present" and b.location.label not in ("messages", "input"):
+            assert classify(REQUEST, with_steps(b.body)).verdict is Verdict.VALID, b.label
+
+
+def test_every_union_member_and_enum_value_has_its_boundary() -> None:
+    kinds = {(b.location.label, b.kind) for b in boundaries()}
+    for tag in (tag_of(m) for m in union_members("input-content-union")):
+        assert ("input[]", f"member {tag}") in kinds
+    for tag in (tag_of(m) for m in union_members("message-create-union")):
+        assert ("messages[]", f"member {tag}") in kinds
     for value in MESSAGE_TYPE:
-        assert f"include_return_message_types {value}" in labels
-    for group in groups:
-        assert classify(REQUEST, group.body(group.elements)).verdict is Verdict.VALID
-        for element in group.elements:
-            assert classify(REQUEST, group.body((element,))).verdict is Verdict.VALID
+        assert ("include_return_message_types[]", f"value {value}") in kinds
+    for role in ("user", "system", "assistant"):
+        assert ("messages[]<MessageCreate>.role", f"value {role}") in kinds
+
+
+def test_valid_boundaries_pack_into_few_valid_bodies_that_keep_every_value() -> None:
+    def valid(body: Any) -> bool:
+        return classify(REQUEST, with_steps(body)).verdict is Verdict.VALID
+
+    chosen = [b for b in boundaries() if not is_hostile(b) and valid(b.body)]
+    groups = pack(chosen, valid)
+    assert sum(len(members) for members, _ in groups) == len(chosen)
+    assert len(groups) <= 16
+    for _, body in groups:
+        assert valid(body)
+
+
+def test_invalid_boundaries_break_the_request_under_both_readings() -> None:
+    verdicts = {
+        classify(REQUEST, with_steps(b.body)).verdict
+        for b in boundaries()
+        if b.kind.startswith(("wrong type", "missing ", "outside", "unknown tag"))
+    }
+    assert verdicts <= {Verdict.INVALID, Verdict.DOCUMENTED_ONLY, Verdict.SERVER_ONLY}
+    assert Verdict.INVALID in verdicts

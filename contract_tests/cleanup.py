@@ -1,0 +1,37 @@
+"""After the phases: cancel what the suite started and did not see end, delete its agents."""
+
+from __future__ import annotations
+
+from contract_tests.client import RequestTimedOut, TargetUnreachable
+from contract_tests.context import SuiteContext
+from contract_tests.runs import terminal
+from schemas.contract import AGENT_ID
+
+
+def clean_up(ctx: SuiteContext) -> None:
+    ctx.client.deadline = None
+    ctx.phase = "cleanup"
+    if ctx.config.cancel_at_end and ctx.has_route("cancel"):
+        by_agent: dict[str, list[str]] = {}
+        for run_id, agent in ctx.budget.created.items():
+            trace = ctx.runs.get(run_id)
+            if trace is not None and terminal(trace):
+                continue
+            by_agent.setdefault(agent, []).append(run_id)
+        for agent, ids in by_agent.items():
+            if not AGENT_ID.fullmatch(agent):
+                continue
+            try:
+                answer = ctx.client.send(
+                    "POST", f"/v1/agents/{agent}/messages/cancel", json_body={"run_ids": ids}
+                )
+            except (TargetUnreachable, RequestTimedOut):
+                ctx.notice(f"could not cancel {len(ids)} run(s) at the end", "error")
+                continue
+            if answer.response is not None and 200 <= answer.response.status < 300:
+                ctx.result.runs_cancelled += len(ids)
+    for agent in ctx.targets.created if ctx.targets else ():
+        try:
+            ctx.client.send("DELETE", f"/v1/agents/{agent}")
+        except (TargetUnreachable, RequestTimedOut):
+            ctx.notice(f"could not delete agent {agent}", "error")
