@@ -22,5 +22,9 @@ def response_checks_on(ctx: SuiteContext) -> bool:
     return any(c.kind == "response" for c in ctx.checks)
 
 
+# Response checks that judge what polling a run shows (a run's end is seen only by polling).
+RUN_ANSWER_CHECKS = frozenset({"run_shape_conformance", "response_enum_values"})
+
+
 def lifecycle_checks_on(ctx: SuiteContext) -> bool:
-    return any("lifecycle" in c.phases for c in ctx.checks)
+    return any("lifecycle" in c.phases or c.name in RUN_ANSWER_CHECKS for c in ctx.checks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ from contract_tests.client import Client, RateLimiter
 from contract_tests.config import PROFILES, SuiteConfig
 from contract_tests.engine import run_suite
 from contract_tests.events import CaseFinished, Event, PhaseStarted, SuiteFinished
+from contract_tests.replay import render
 from contract_tests.reporting import ConsoleReporter, JsonReporter, JUnitReporter
 from mockserver import MockConfig, MockServer
 
@@ -436,3 +438,16 @@ def test_selected_checks_decide_which_phases_run() -> None:
     assert result.checks == ("run_reaches_terminal",)
     assert [e.phase for e in events if isinstance(e, PhaseStarted)] == ["lifecycle"]
     assert result.exit_code == 0 and result.runs_created >= 1
+
+
+def test_the_replay_line_reruns_the_violation_as_printed(
+    capsys: pytest.CaptureFixture[str], agent_id: str
+) -> None:
+    with serve(accepts_malformed_agent_id(agent_id), agent_id) as url:
+        result = run_suite(fast_config(url, agent_id, use_fixtures=False))
+        violation = next(v for v in result.violations if v.check == "status_code_conformance")
+        line = render(result.replay, "--", violation.check)
+        assert f"--agent-id {agent_id}" in line and "--profile quick" in line
+        assert main(["run", *shlex.split(line)]) == 1
+    out = capsys.readouterr().out
+    assert f"[{violation.check}]" in out and f"replay the suite: letta-contract run {line}" in out
