@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _list_checks(verbose: bool) -> int:
-    from contract_tests.checks.registry import all_checks
+    from contract_tests.checks.selection import all_checks
 
     checks = all_checks()
     width = max(len(n) for n in checks)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 
 from contract_tests import coverage
-from contract_tests.checks.registry import UnknownCheck, select
+from contract_tests.checks.selection import UnknownCheck, select
 from contract_tests.cleanup import clean_up
 from contract_tests.client import Client, DeadlineReached, RunBudget, TargetUnreachable, is_loopback
 from contract_tests.config import SuiteConfig

@@ -30,7 +30,7 @@ def run_for_pytest(pytestconfig: pytest.Config, values: dict[str, Any]) -> Suite
 
 
 def selected_checks(pytestconfig: pytest.Config) -> list[str]:
-    from contract_tests.checks.registry import UnknownCheck, select
+    from contract_tests.checks.selection import UnknownCheck, select
 
     only = pytestconfig.getoption("letta_check") or ()
     skip = pytestconfig.getoption("letta_skip_check") or ()

@@ -655,17 +655,3 @@ def catalogue() -> dict[str, tuple[Rule, ...]]:
         if isinstance(value, Rule):
             found.setdefault(value.check, []).append(value)
     return {check: tuple(rules) for check, rules in found.items()}
-
-
-def markdown() -> str:
-    """The provenance table as docs/suite.md shows it: check, rule, verdict, source."""
-    from contract_tests.checks.registry import all_checks
-
-    lines = ["| check | rule | when broken | source |", "|---|---|---|---|"]
-    for name, check in all_checks().items():
-        for rule in check.rules:
-            verdict = "violation" if rule.binding else "divergence"
-            text = rule.text.replace("|", "\\|")
-            source = str(rule.source).replace("|", "\\|")
-            lines.append(f"| `{name}` | `{rule.id}`: {text} | {verdict} | {source} |")
-    return "\n".join(lines)

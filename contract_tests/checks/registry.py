@@ -9,7 +9,7 @@ decides whether the failure is a violation or a divergence.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -90,48 +90,3 @@ def check(
         return func
 
     return register
-
-
-_ORDER = ("status", "shape", "enums", "lifecycle", "listing", "cancel", "callbacks")
-
-
-def all_checks() -> dict[str, Check]:
-    """Every registered check, by name, in registration order."""
-    from contract_tests.checks import (
-        callbacks,  # noqa: F401
-        cancel,  # noqa: F401
-        enums,  # noqa: F401
-        lifecycle,  # noqa: F401
-        listing,  # noqa: F401
-        shape,  # noqa: F401
-        status,  # noqa: F401
-    )
-
-    def rank(item: tuple[int, Check]) -> tuple[int, int]:
-        module = item[1].func.__module__.rsplit(".", 1)[-1]
-        return (_ORDER.index(module) if module in _ORDER else len(_ORDER), item[0])
-
-    return {c.name: c for _, c in sorted(enumerate(REGISTRY.values()), key=rank)}
-
-
-class UnknownCheck(ValueError):
-    pass
-
-
-def select(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[Check]:
-    """The checks to run: ``only`` (all when empty) minus ``skip``; unknown names raise."""
-    known = all_checks()
-    only, skip = list(only), list(skip)
-    unknown = [n for n in (*only, *skip) if n not in known]
-    if unknown:
-        raise UnknownCheck(f"unknown check(s): {', '.join(unknown)}; known: {', '.join(known)}")
-    chosen = only or list(known)
-    return [known[n] for n in chosen if n not in skip]
-
-
-def response_checks(checks: Iterable[Check]) -> Iterator[Check]:
-    return (c for c in checks if c.kind == "response")
-
-
-def run_checks(checks: Iterable[Check]) -> Iterator[Check]:
-    return (c for c in checks if c.kind == "run")

@@ -10,6 +10,7 @@ from typing import Any
 from contract_tests import rules as R
 from contract_tests.cases import SUCCESS, Case, expect, positive_case
 from contract_tests.context import SuiteContext
+from contract_tests.examples import labelled
 from contract_tests.phases import Phase, lifecycle_checks_on, response_checks_on
 from contract_tests.probes import probe_divergence
 from contract_tests.runs import follow, look_again
@@ -50,14 +51,8 @@ def omitted_tag_cases(ctx: SuiteContext) -> list[Case]:
 
 def fixture_cases(ctx: SuiteContext) -> list[Case]:
     """The project's labelled divergent bodies (``fixtures``), when that package is there."""
-    if not ctx.config.use_fixtures:
-        return []
-    try:
-        import fixtures
-    except ImportError:
-        return []
     cases = []
-    for item in fixtures.divergent_requests():
+    for item in labelled(ctx.config, "divergent"):
         case = positive_case(item.body, ctx.agent_id, phase="divergence", label=item.name)
         if case.classification is not None and case.classification.verdict.diverges:
             ctx.verdicts.explain(item.name, item.reason)

@@ -14,7 +14,7 @@ import uuid
 from contract_tests import rules as R
 from contract_tests.cases import ANY_ANSWER, CLIENT_ERROR, expect, listing_case
 from contract_tests.checks.listing import KNOWLEDGE, ListingKnowledge, paging_failures
-from contract_tests.checks.registry import all_checks
+from contract_tests.checks.selection import all_checks
 from contract_tests.context import SuiteContext
 from contract_tests.listings import compare_listing, list_runs
 from contract_tests.phases import Phase

@@ -15,6 +15,7 @@ from contract_tests.cases import (
     unknown_run_case,
 )
 from contract_tests.context import SuiteContext
+from contract_tests.examples import labelled
 from contract_tests.exchanges import try_case
 from contract_tests.explore import explore
 from contract_tests.families import negative_families
@@ -75,14 +76,8 @@ def run(ctx: SuiteContext) -> None:
 
 def _fixture_negatives(ctx: SuiteContext) -> list[Case]:
     """The project's labelled invalid bodies (``fixtures``), when that package is installed."""
-    if not ctx.config.use_fixtures:
-        return []
-    try:
-        import fixtures
-    except ImportError:
-        return []
     cases = []
-    for item in fixtures.invalid_requests():
+    for item in labelled(ctx.config, "invalid"):
         case = negative_case("documented example", item.name, item.body, ctx.agent_id)
         if case.classification is not None and case.classification.verdict is Verdict.INVALID:
             cases.append(case)

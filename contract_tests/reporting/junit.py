@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from contract_tests.checks.registry import all_checks
+from contract_tests.checks.selection import all_checks
 from contract_tests.events import Event, SuiteFinished, SuiteResult, Violation
 
 

@@ -26,6 +26,7 @@ from .broken import (
     Environ,
     Middleware,
     WSGIApp,
+    _plain,
     is_async_post,
     json_answer,
     request_json,
@@ -355,10 +356,6 @@ class Independent:
     name: str
     make: Callable[[str], Callable[[WSGIApp], WSGIApp]]
     fact: str
-
-
-def _plain(wrap: Callable[[WSGIApp], WSGIApp]) -> Callable[[str], Callable[[WSGIApp], WSGIApp]]:
-    return lambda agent_id: wrap
 
 
 INDEPENDENT: tuple[Independent, ...] = (

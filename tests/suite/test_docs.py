@@ -7,10 +7,12 @@ import importlib.util
 import re
 from pathlib import Path
 
-from contract_tests.checks.registry import REGISTRY, all_checks
+from contract_tests.checks.registry import REGISTRY
+from contract_tests.checks.selection import all_checks
 from contract_tests.cli import main
 from contract_tests.options import OPTIONS
-from contract_tests.rules import catalogue, markdown
+from contract_tests.reporting.rules_table import markdown
+from contract_tests.rules import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "suite.md").read_text()

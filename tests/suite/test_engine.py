@@ -17,7 +17,7 @@ from typing import Any, Literal
 import pytest
 import requests
 
-from contract_tests.checks.registry import all_checks
+from contract_tests.checks.selection import all_checks
 from contract_tests.cli import main
 from contract_tests.client import Client, RateLimiter
 from contract_tests.config import PROFILES, SuiteConfig
