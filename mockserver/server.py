@@ -66,9 +66,11 @@ class MockServer:
         return self
 
     def _wait_ready(self) -> None:
-        with urllib.request.urlopen(f"{self.base_url}/v1/health/", timeout=READY_TIMEOUT) as r:
+        # With routes="minimal" there is no health route: the listing answers instead.
+        probe = "/v1/runs/?limit=1" if self.config.routes == "minimal" else "/v1/health/"
+        with urllib.request.urlopen(f"{self.base_url}{probe}", timeout=READY_TIMEOUT) as r:
             if r.status != 200:
-                raise RuntimeError(f"letta-mock did not come up: health answered {r.status}")
+                raise RuntimeError(f"letta-mock did not come up: {probe} answered {r.status}")
 
     def stop(self) -> None:
         server, self._server = self._server, None

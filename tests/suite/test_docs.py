@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import requests
 
 from contract_tests.checks.registry import REGISTRY
 from contract_tests.checks.selection import all_checks
@@ -81,3 +88,37 @@ def test_the_custom_check_example_is_the_file_and_registers() -> None:
         assert "no_cache_header" in all_checks()
     finally:
         REGISTRY.pop("no_cache_header", None)
+
+
+def _commands(block_start: str) -> list[list[str]]:
+    """The ``$ ...`` commands of the console block that follows ``block_start``."""
+    block = DOC.split(block_start, 1)[1].split("```console\n", 1)[1].split("```", 1)[0]
+    joined = block.replace("\\\n", " ")
+    return [
+        shlex.split(line[2:].rstrip(" &")) for line in joined.splitlines() if line.startswith("$ ")
+    ]
+
+
+def test_the_commands_to_test_the_kit_itself_pass_as_written(tmp_path: Path) -> None:
+    mock_command, suite_command = _commands("To test the kit itself in CI")
+    assert mock_command[0] == "letta-mock" and suite_command[:2] == ["letta-contract", "run"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    argv = [a if a != "8283" else port for a in mock_command[1:]]
+    log = (tmp_path / "mock.log").open("wb")
+    mock = subprocess.Popen([sys.executable, "-m", "mockserver", *argv], stdout=log, stderr=log)
+    try:
+        for _ in range(200):
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/v1/health/", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        report = tmp_path / "contract.json"
+        suite = [a.replace("8283", port) for a in suite_command[2:]]
+        assert main(["run", *suite, "--report", str(report)]) == 0
+    finally:
+        mock.terminate()
+        mock.wait(timeout=10)
+    assert main(["coverage", str(report)]) == 0

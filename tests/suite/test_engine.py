@@ -451,3 +451,19 @@ def test_the_replay_line_reruns_the_violation_as_printed(
         assert main(["run", *shlex.split(line)]) == 1
     out = capsys.readouterr().out
     assert f"[{violation.check}]" in out and f"replay the suite: letta-contract run {line}" in out
+
+
+def test_a_target_with_only_the_contracts_routes_conforms(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """No health, agent or openapi route: the suite notes them absent once and goes on."""
+    report = tmp_path / "r.json"
+    with MockServer(MockConfig(clock="per-poll", routes="minimal")) as mock:
+        options = ["--base-url", mock.base_url, "--agent-id", mock.agent_id, "--seed", "3"]
+        fast = ["--rate-limit", "0", "--poll-interval", "0", "--cancel-settle", "0"]
+        code = main(["run", *options, "--profile", "quick", *fast, "--report", str(report)])
+    out = capsys.readouterr().out
+    assert code == 0, out[-3000:]
+    assert "OPTIONAL ROUTES ABSENT: health, agent retrieve" in out
+    found = json.loads(report.read_text())
+    assert found["routes"]["health"] is False and found["violations"] == []
