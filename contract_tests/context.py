@@ -19,16 +19,6 @@ from contract_tests.receiver import CallbackReceiver
 from contract_tests.strategies import BodyStrategies
 from contract_tests.verdicts import Verdicts
 
-# Routes the suite uses when the target has them; without them it notes so and goes on.
-OPTIONAL_ROUTES = (
-    "health",
-    "agent retrieve",
-    "agent create",
-    "openapi",
-    "run listing",
-    "cancel",
-)
-
 
 class Abort(Exception):
     """The suite cannot go on (the target went away)."""

@@ -94,11 +94,17 @@ def try_case(
     """Send, judge and tell the reporters how it went."""
     exchange = send(ctx, case, spend=spend, urgent=urgent)
     failures = judge(ctx, exchange, case)
+    _tell(ctx, case, exchange, failures)
+    return exchange, failures
+
+
+def _tell(
+    ctx: SuiteContext, case: Case, exchange: Exchange, failures: list[tuple[Check, Failure, str]]
+) -> None:
     marks = {mark for _, _, mark in failures}
     mark = "x" if "x" in marks else "~" if "~" in marks else "."
     status = exchange.response.status if exchange.response else None
     ctx.emit(CaseFinished(ctx.phase, case.describe(), status, mark))
-    return exchange, failures
 
 
 ABSENT = (404, 405, 501)
@@ -118,14 +124,12 @@ def try_optional(
     status = response.status if response is not None else None
     if status in ABSENT:
         ctx.route_absent(route, f"{case.method} {case.path} answered {status}")
-        ctx.emit(CaseFinished(ctx.phase, case.describe(), status, "."))
+        _tell(ctx, case, exchange, [])
         return None
     if status is not None and status < 500:
         ctx.route_present(route)
     failures = judge(ctx, exchange, case)
-    marks = {mark for _, _, mark in failures}
-    mark = "x" if "x" in marks else "~" if "~" in marks else "."
-    ctx.emit(CaseFinished(ctx.phase, case.describe(), status, mark))
+    _tell(ctx, case, exchange, failures)
     return exchange, failures
 
 

@@ -87,10 +87,6 @@ class RunTrace:
     def last(self) -> dict[str, Any] | None:
         return self.observations[-1].run if self.observations else None
 
-    @property
-    def cancelled_by_suite(self) -> bool:
-        return bool(self.cancels)
-
     def history(self, limit: int = 12) -> tuple[str, ...]:
         """What was seen of the run, oldest first (repeated identical observations folded)."""
         events: list[tuple[float, str]] = []
@@ -141,9 +137,6 @@ class RunBook:
 
     def unfinished(self) -> list[RunTrace]:
         return [t for t in self.traces.values() if not t.finished]
-
-    def __len__(self) -> int:
-        return len(self.traces)
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 from contract_tests.cases import Case, divergence_why, problems_text
 from contract_tests.checks.registry import Check, Failure
@@ -151,11 +150,3 @@ class Verdicts:
 
     def all_divergences(self) -> list[Divergence]:
         return list(self.divergences.values())
-
-
-def excerpt_of(value: Any, limit: int = 600) -> Any:
-    """A JSON value small enough to show (long strings and lists cut)."""
-    text = json.dumps(value, default=str, ensure_ascii=False)
-    if len(text) <= limit:
-        return value
-    return text[: limit - 3] + "..."
