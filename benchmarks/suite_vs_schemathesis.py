@@ -249,7 +249,8 @@ def main() -> int:
         with target(None) as (url, agent):
             ours_base = our_suite(url, agent, {})
         st_base = Outcome(0.0, set())
-        for seed in () if args.quick_only else BASELINE_SEEDS:  # its findings on the unbroken mock vary with the seed
+        # Its findings on the unbroken mock vary with the seed.
+        for seed in () if args.quick_only else BASELINE_SEEDS:
             with target(None) as (url, agent):
                 one = schemathesis(url, agent, workdir, args.max_examples, seed)
             st_base.findings |= one.findings
