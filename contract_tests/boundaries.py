@@ -111,10 +111,6 @@ def _members(node: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
-def nullable(node: dict[str, Any]) -> bool:
-    return "null" in _types(node)
-
-
 def sample_string(key: str) -> str:
     """A realistic value for a string property, by its name."""
     return {
