@@ -154,8 +154,8 @@ def test_unknown_config_keys_are_refused(
     assert "clocks" in capsys.readouterr().err
 
 
-def seconds_until_healthy(extra: list[str]) -> float:
-    """Start the console script; how long until GET /v1/health/ answers 200."""
+def answers_health(extra: list[str]) -> bool:
+    """Start the console script; whether GET /v1/health/ answers it is ok (within 10 s)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -174,7 +174,7 @@ def seconds_until_healthy(extra: list[str]) -> float:
                 answer = requests.get(f"http://127.0.0.1:{port}/v1/health/", timeout=0.5)
                 assert answer.json()["status"] == "ok"
                 assert answer.headers["Server"] == "letta-mock"
-                return time.monotonic() - started
+                return True
             except requests.ConnectionError:
                 time.sleep(0.01)
         raise AssertionError("the server never answered its health check")
@@ -186,7 +186,7 @@ def seconds_until_healthy(extra: list[str]) -> float:
 def test_the_console_script_answers_health() -> None:
     """It comes up and answers health (how fast: benchmarks/mock_throughput.py's start-up
     figure; tests never time)."""
-    assert seconds_until_healthy(["--agent", AGENT]) > 0
+    assert answers_health(["--agent", AGENT])
 
 
 def test_a_store_file_that_cannot_open_stops_granian_workers_before_they_start(
