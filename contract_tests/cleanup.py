@@ -1,15 +1,21 @@
-"""After the phases: cancel what the suite started and did not see end, delete its agents."""
+"""After the phases: cancel what the suite started and did not see end, delete its agents.
+
+The clean-up has a deadline of its own, one ``--timeout`` in all from its start, so a
+target that stopped answering cannot hold the suite (and its report) past that.
+"""
 
 from __future__ import annotations
 
-from contract_tests.client import RequestTimedOut, TargetUnreachable
+import time
+
+from contract_tests.client import DeadlineReached, RequestTimedOut, TargetUnreachable
 from contract_tests.context import SuiteContext
 from contract_tests.runs import terminal
 from schemas.contract import AGENT_ID
 
 
 def clean_up(ctx: SuiteContext) -> None:
-    ctx.client.deadline = None
+    ctx.client.deadline = time.monotonic() + ctx.config.timeout
     ctx.phase = "cleanup"
     if ctx.config.cancel_at_end and ctx.has_route("cancel"):
         by_agent: dict[str, list[str]] = {}
@@ -25,7 +31,7 @@ def clean_up(ctx: SuiteContext) -> None:
                 answer = ctx.client.send(
                     "POST", f"/v1/agents/{agent}/messages/cancel", json_body={"run_ids": ids}
                 )
-            except (TargetUnreachable, RequestTimedOut):
+            except (TargetUnreachable, RequestTimedOut, DeadlineReached):
                 ctx.notice(f"could not cancel {len(ids)} run(s) at the end", "error")
                 continue
             if answer.response is not None and 200 <= answer.response.status < 300:
@@ -33,5 +39,5 @@ def clean_up(ctx: SuiteContext) -> None:
     for agent in ctx.targets.created if ctx.targets else ():
         try:
             ctx.client.send("DELETE", f"/v1/agents/{agent}")
-        except (TargetUnreachable, RequestTimedOut):
+        except (TargetUnreachable, RequestTimedOut, DeadlineReached):
             ctx.notice(f"could not delete agent {agent}", "error")

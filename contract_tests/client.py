@@ -1,7 +1,11 @@
-"""HTTP to the target: rate limited, time limited, with a budget on runs and secrets redacted.
+"""HTTP to the target: rate limited, time limited, size limited, with a budget on runs.
 
 Every request comes back as an :class:`Exchange` that can be shown to a person and replayed
-with ``curl``; the token never leaves this module unredacted.
+with ``curl``. Exchanges hold what the target answered, unchanged: secrets are taken out
+where results are shown (:mod:`contract_tests.redaction`), never before the checks see them.
+Each request has a limit in total (the per-request timeout, or the suite's deadline if that
+comes first) that cuts it in flight, and an answer longer than ``max_response_bytes`` is
+read no further.
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
+from contract_tests.transport import limit, watched_session
+
 REDACTED = "[REDACTED]"
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+REPORT_BODY_CHARS = 65_536  # a longer answer goes into reports as an excerpt
+EXCERPT_CHARS = 2000
+CHUNK_BYTES = 65_536
 _NO_BODY = object()
 
 
@@ -25,13 +35,15 @@ class TargetUnreachable(Exception):
 
 
 class RequestTimedOut(Exception):
-    """The target did not answer within the per-request timeout."""
+    """The target did not answer in full within the per-request timeout."""
 
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(self, exchange: Exchange, seconds: float) -> None:
         super().__init__(
-            f"no answer within the timeout: {exchange.request.method} {exchange.request.url}"
+            f"no complete answer within {seconds:g} s: "
+            f"{exchange.request.method} {exchange.request.url}"
         )
         self.exchange = exchange
+        self.seconds = seconds
 
 
 class BudgetExhausted(Exception):
@@ -39,7 +51,7 @@ class BudgetExhausted(Exception):
 
 
 class DeadlineReached(Exception):
-    """The overall deadline of the suite has passed."""
+    """The overall deadline of the suite has passed (also in the middle of a request)."""
 
 
 @dataclass(frozen=True)
@@ -71,29 +83,40 @@ class SentRequest:
 
 @dataclass(frozen=True)
 class ReceivedResponse:
+    """What came back. ``truncated``: the answer was longer than the client reads, and
+    ``text`` is its first ``max_response_bytes`` only (no check judges such an answer)."""
+
     status: int
     headers: dict[str, str]
     text: str
     elapsed: float
+    truncated: bool = False
 
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "")
 
     def json(self) -> Any:
+        if self.truncated:
+            return None
         try:
             return json.loads(self.text)
         except ValueError:
             return None
 
     def as_dict(self) -> dict[str, Any]:
-        body: Any = self.json()
-        return {
+        body: Any = self.json() if len(self.text) <= REPORT_BODY_CHARS else None
+        shown: dict[str, Any] = {
             "status": self.status,
             "headers": self.headers,
-            "body": body if body is not None else self.text[:2000],
+            "body": body if body is not None else self.text[:EXCERPT_CHARS],
             "elapsed": round(self.elapsed, 4),
         }
+        if body is None and len(self.text) > EXCERPT_CHARS:
+            shown["body_excerpt_of"] = len(self.text)
+        if self.truncated:
+            shown["truncated"] = True
+        return shown
 
 
 @dataclass(frozen=True)
@@ -175,6 +198,7 @@ class Client:
         retries_on_429: int = 3,
         deadline: float | None = None,
         extra_headers: dict[str, str] | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
@@ -183,20 +207,14 @@ class Client:
         self.retries_on_429 = retries_on_429
         self.deadline = deadline
         self.extra_headers = dict(extra_headers or {})
-        self.session = requests.Session()
+        self.max_response_bytes = max_response_bytes
+        self.session = watched_session()
         self.requests_sent = 0
         self.throttled = 0
         self.log: list[SentRequest] = []  # every request, in order (the coverage table's input)
 
     def seconds_left(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
-
-    def redact(self, text: str) -> str:
-        # A token shorter than 8 characters is not searched for in answers: replacing it
-        # would change what the checks see (it is still never sent to the output as a header).
-        if self.token and len(self.token) >= 8:
-            return text.replace(self.token, REDACTED)
-        return text
 
     def _headers(self, content_type: str | None, has_body: bool) -> dict[str, str]:
         headers = {"Accept": "application/json", **self.extra_headers}
@@ -237,7 +255,7 @@ class Client:
             shown["Authorization"] = f"Bearer {REDACTED}"
         sent = SentRequest(
             method=method,
-            url=self.redact(url),
+            url=url,
             path=path,
             headers=shown,
             body=None if json_body is _NO_BODY else json_body,
@@ -246,36 +264,82 @@ class Client:
             content_type=content_type if has_body else None,
         )
         self.log.append(sent)
-        timeout = self.timeout if left is None else max(0.1, min(self.timeout, left))
         for attempt in range(self.retries_on_429 + 1):
             self.limiter.wait(urgent=urgent and attempt == 0)
-            started = time.monotonic()
+            received = self._exchange(method, url, data, headers, sent)
+            self.requests_sent += 1
+            if received.status == 429 and attempt < self.retries_on_429:
+                self.throttled += 1
+                time.sleep(self._retry_after(received.headers.get("retry-after")))
+                continue
+            return Exchange(sent, received)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        data: str | None,
+        headers: dict[str, str],
+        sent: SentRequest,
+    ) -> ReceivedResponse:
+        """One request, cut at its limit in total; the answer read up to the size cap."""
+        left = self.seconds_left()
+        if left is not None and left <= 0:
+            raise DeadlineReached("the overall deadline of the suite has passed")
+        by_deadline = left is not None and left < self.timeout
+        seconds = max(0.1, min(self.timeout, left)) if left is not None else self.timeout
+        started = time.monotonic()
+        with limit(seconds) as watch:
             try:
                 answer = self.session.request(
                     method,
                     url,
                     data=data.encode() if data is not None else None,
                     headers=headers,
-                    timeout=timeout,
+                    timeout=seconds,
                     allow_redirects=False,
+                    stream=True,
                 )
+                try:
+                    body, truncated = self._read(answer)
+                finally:
+                    answer.close()
             except requests.Timeout:
-                raise RequestTimedOut(Exchange(sent, None)) from None
-            except requests.ConnectionError as exc:
-                raise TargetUnreachable(self.redact(f"{method} {url}: {exc}")) from None
-            self.requests_sent += 1
-            if answer.status_code == 429 and attempt < self.retries_on_429:
-                self.throttled += 1
-                time.sleep(self._retry_after(answer.headers.get("Retry-After")))
-                continue
-            received = ReceivedResponse(
-                status=answer.status_code,
-                headers={k.lower(): self.redact(v) for k, v in answer.headers.items()},
-                text=self.redact(answer.text),
-                elapsed=time.monotonic() - started,
+                raise self._cut(sent, seconds, by_deadline) from None
+            except requests.RequestException as exc:
+                if watch.cut:
+                    raise self._cut(sent, seconds, by_deadline) from None
+                if isinstance(exc, requests.ConnectionError):
+                    raise TargetUnreachable(f"{method} {url}: {_reason(exc)}") from None
+                raise TargetUnreachable(f"{method} {url}: {exc}") from None
+        return ReceivedResponse(
+            status=answer.status_code,
+            headers={k.lower(): v for k, v in answer.headers.items()},
+            text=body.decode(answer.encoding or "utf-8", errors="replace"),
+            elapsed=time.monotonic() - started,
+            truncated=truncated,
+        )
+
+    def _read(self, answer: requests.Response) -> tuple[bytes, bool]:
+        """The body, up to ``max_response_bytes``; and whether there was more."""
+        cap = self.max_response_bytes
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in answer.iter_content(CHUNK_BYTES):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > cap:
+                return b"".join(chunks)[:cap], True
+        return b"".join(chunks), False
+
+    @staticmethod
+    def _cut(sent: SentRequest, seconds: float, by_deadline: bool) -> Exception:
+        if by_deadline:
+            return DeadlineReached(
+                f"the overall deadline of the suite passed during {sent.method} {sent.url}"
             )
-            return Exchange(sent, received)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return RequestTimedOut(Exchange(sent, None), seconds)
 
     def _retry_after(self, value: str | None) -> float:
         try:
@@ -300,6 +364,21 @@ def _pairs(params: dict[str, Any] | tuple[tuple[str, str], ...] | None) -> list[
         for item in value if isinstance(value, (list, tuple)) else [value]:
             found.append((str(key), str(item)))
     return found
+
+
+def _reason(exc: requests.ConnectionError) -> str:
+    """The cause of a connection error in a few words, not urllib3's nested repr."""
+    cause: BaseException | None = exc
+    for _ in range(8):  # the chain is short: requests -> urllib3 -> OSError
+        if cause is None:
+            break
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, OSError) and cause.strerror:
+            return str(cause.strerror).lower()
+        reason = getattr(cause, "reason", None)
+        cause = reason if isinstance(reason, BaseException) else cause.__context__
+    return str(exc)
 
 
 def is_loopback(base_url: str) -> bool:

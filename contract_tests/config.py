@@ -42,6 +42,7 @@ class SuiteConfig:
     max_runs: int | None = None
     rate_limit: float | None = 20.0
     timeout: float = 30.0
+    max_response_bytes: int = 4 * 1024 * 1024
     deadline: float | None = None
     run_deadline: float = 60.0
     poll_interval: float = 0.25

@@ -31,6 +31,7 @@ from contract_tests.phases import Phase
 from contract_tests.phases.order import PHASES
 from contract_tests.phases.setup import first_run, probe_target, resolve_agents
 from contract_tests.receiver import CallbackReceiver
+from contract_tests.redaction import Redactor
 from contract_tests.replay import replay_options
 from contract_tests.strategies import BodyStrategies
 from contract_tests.verdicts import Verdicts
@@ -43,10 +44,13 @@ class Engine:
         self.config = config
         self.listeners = list(listeners)
         self.seed = config.seed if config.seed is not None else random.randrange(2**31)
+        self.redactor = Redactor([config.token, *_secret_headers(config.extra_headers)])
 
     def emit(self, event: Event) -> None:
+        """Tell the listeners, with the secrets taken out (the one place that does it)."""
+        shown = self.redactor.scrub(event)
         for listener in self.listeners:
-            listener(event)
+            listener(shown)
 
     def run(self) -> SuiteResult:
         started = time.monotonic()
@@ -69,6 +73,7 @@ class Engine:
                 retries_on_429=self.config.retries_on_429,
                 deadline=started + self.config.overall_deadline,
                 extra_headers=self.config.extra_headers,
+                max_response_bytes=self.config.max_response_bytes,
             ),
             budget=RunBudget(0 if self.config.negative_only else self.config.run_budget),
             checks=checks,
@@ -85,6 +90,9 @@ class Engine:
                 ctx.budget.limit,
             )
         )
+        warning = self.redactor.warning()
+        if warning:
+            ctx.notice(warning, "warning")
         try:
             if probe_target(ctx) and resolve_agents(ctx):
                 with _receiver(ctx):
@@ -100,9 +108,14 @@ class Engine:
             ctx.error(str(exc))
         except TargetUnreachable as exc:
             ctx.error(f"cannot reach the target: {exc}")
+        except DeadlineReached:
+            ctx.error("the overall deadline passed during the set-up, before anything was checked")
+        except KeyboardInterrupt:
+            result.interrupted = True
+            ctx.notice("interrupted: the runs created so far are cancelled and reported")
         finally:
             if ctx.targets is not None:
-                with suppress(Abort, TargetUnreachable):
+                with suppress(Abort, TargetUnreachable, DeadlineReached):
                     clean_up(ctx)
         return self._finish(ctx, started)
 
@@ -112,6 +125,8 @@ class Engine:
         result.violations = ctx.verdicts.sorted_violations()
         result.divergences = ctx.verdicts.all_divergences()
         result.findings = list(ctx.verdicts.findings)
+        for line in ctx.verdicts.unlisted_findings():
+            ctx.notice(line)
         result.routes = dict(ctx.routes)
         result.seconds = time.monotonic() - started
         result.requests = ctx.client.requests_sent
@@ -121,8 +136,21 @@ class Engine:
             coverage.from_log(ctx.client.log), ctx.runs.traces.values(), ctx.moments
         )
         ctx.client.close()
-        self.emit(SuiteFinished(result))
-        return result
+        shown = self.redactor.scrub(result)
+        self.emit(SuiteFinished(shown))
+        return shown
+
+
+SECRET_HEADER_WORDS = ("auth", "token", "key", "secret", "cookie", "password")
+
+
+def _secret_headers(headers: dict[str, str]) -> list[str]:
+    """Values of extra headers whose names say they carry a credential."""
+    found: list[str] = []
+    for name, value in headers.items():
+        if any(word in name.lower() for word in SECRET_HEADER_WORDS):
+            found.append(value.split(" ", 1)[1] if " " in value else value)
+    return found
 
 
 @contextmanager

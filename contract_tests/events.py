@@ -154,9 +154,12 @@ class SuiteResult:
     runs_cancelled: int = 0
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False  # stopped by Ctrl-C: what it found so far, after clean-up
 
     @property
     def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
         if self.errors:
             return 2
         return 1 if self.violations else 0
@@ -184,6 +187,7 @@ class SuiteResult:
             "runs_cancelled": self.runs_cancelled,
             "seconds": round(self.seconds, 3),
             "phases": {k: round(v, 3) for k, v in self.phases.items()},
+            "interrupted": self.interrupted,
         }
 
 

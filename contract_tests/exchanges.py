@@ -32,7 +32,7 @@ def send(ctx: SuiteContext, case: Case, *, spend: bool = False, urgent: bool = F
     except RequestTimedOut as exc:
         exchange = exc.exchange
         ctx.verdicts.finding(
-            "timeout", f"no answer within {ctx.config.timeout:g} s", case, exchange
+            "timeout", f"no complete answer within {exc.seconds:g} s", case, exchange
         )
     except TargetUnreachable as exc:
         if spend:
@@ -40,6 +40,14 @@ def send(ctx: SuiteContext, case: Case, *, spend: bool = False, urgent: bool = F
         ctx.gone = f"the target stopped answering: {exc}"
         raise Abort(ctx.gone) from None
     ctx.result.cases += 1
+    if exchange.response is not None and exchange.response.truncated:
+        ctx.verdicts.finding(
+            "too-large",
+            f"the answer was longer than {ctx.client.max_response_bytes} bytes "
+            "(--max-response-bytes): read no further, and not judged",
+            case,
+            exchange,
+        )
     run = _created_run(ctx, exchange, case)
     if spend and run is None:
         ctx.budget.refund()
@@ -71,6 +79,8 @@ def _created_run(ctx: SuiteContext, exchange: Exchange, case: Case) -> dict[str,
 def judge(ctx: SuiteContext, exchange: Exchange, case: Case) -> list[tuple[Check, Failure, str]]:
     """Every response check on one answer; each failure with its mark (``x`` or ``~``)."""
     found: list[tuple[Check, Failure, str]] = []
+    if exchange.response is not None and exchange.response.truncated:
+        return found  # cut short: send() reported it, and half an answer proves nothing
     checks_ctx = ctx.for_checks()
     for check in ctx.checks:
         if check.kind != "response":

@@ -27,7 +27,14 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         },
     ),
     ("seed", {"type": int, "help": "Seed for the generated cases; printed with every run."}),
-    ("max-runs", {"type": int, "help": "Most runs the suite may create (quick: 10)."}),
+    (
+        "max-runs",
+        {
+            "type": int,
+            "help": "Most runs the suite may create (default: per profile; quick: 50, "
+            "standard: 80, thorough: 150).",
+        },
+    ),
     (
         "rate-limit",
         {
@@ -36,8 +43,32 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
             "help": "Most requests a second, e.g. 5/s or 0 for none (default: 20/s).",
         },
     ),
-    ("timeout", {"type": float, "default": 30.0, "help": "Per-request timeout in seconds."}),
-    ("deadline", {"type": float, "help": "Overall deadline in seconds (default: per profile)."}),
+    (
+        "timeout",
+        {
+            "type": float,
+            "default": 30.0,
+            "help": "Seconds one request may take in total, answer included; a request "
+            "still going then is cut (default: 30).",
+        },
+    ),
+    (
+        "max-response-bytes",
+        {
+            "type": int,
+            "default": 4 * 1024 * 1024,
+            "help": "Bytes of an answer the suite reads; a longer answer is cut, reported "
+            "as a finding and not judged (default: 4 MiB).",
+        },
+    ),
+    (
+        "deadline",
+        {
+            "type": float,
+            "help": "Overall deadline in seconds; it also cuts a request in flight "
+            "(default: per profile).",
+        },
+    ),
     (
         "run-deadline",
         {"type": float, "default": 60.0, "help": "Seconds a run may take to end (default: 60)."},
@@ -127,6 +158,7 @@ def config_from(values: dict[str, Any]) -> Any:
         max_runs=values.get("max_runs"),
         rate_limit=parse_rate(values.get("rate_limit")),
         timeout=float(values.get("timeout") or 30.0),
+        max_response_bytes=int(values.get("max_response_bytes") or 4 * 1024 * 1024),
         deadline=float(overall) if overall is not None else None,
         run_deadline=float(values.get("run_deadline") or 60.0),
         latency_budget=_number(values.get("latency_budget"), 10.0) or None,

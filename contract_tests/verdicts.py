@@ -23,6 +23,9 @@ from contract_tests.events import (
 from schemas import Verdict
 
 
+FINDINGS_PER_KIND = 20
+
+
 def _size(violation: Violation) -> int:
     request = violation.request or {}
     return len(json.dumps(request.get("body"), default=str)) + len(str(request.get("url", "")))
@@ -37,6 +40,7 @@ class Verdicts:
         self.violations: dict[tuple[str, str], Violation] = {}
         self.divergences: dict[str, Divergence] = {}
         self.findings: list[Finding] = []
+        self.finding_counts: dict[str, int] = {}
         self._announced: set[tuple[str, str]] = set()
         self._why: dict[str, str] = {}
 
@@ -135,9 +139,21 @@ class Verdicts:
         return label in self.divergences
 
     def finding(self, kind: str, message: str, case: Case, exchange: Exchange | None) -> None:
-        self.findings.append(
-            Finding(kind, message, case.describe(), exchange.curl() if exchange else None)
-        )
+        """A finding; past ``FINDINGS_PER_KIND`` of one kind, only counted (a target that
+        is slow or too large on every poll would otherwise fill the report)."""
+        seen = self.finding_counts[kind] = self.finding_counts.get(kind, 0) + 1
+        if seen <= FINDINGS_PER_KIND:
+            self.findings.append(
+                Finding(kind, message, case.describe(), exchange.curl() if exchange else None)
+            )
+
+    def unlisted_findings(self) -> list[str]:
+        """What ``finding`` counted but did not keep, as notices."""
+        return [
+            f"{count - FINDINGS_PER_KIND} more {kind!r} findings are not listed"
+            for kind, count in sorted(self.finding_counts.items())
+            if count > FINDINGS_PER_KIND
+        ]
 
     def announce(self) -> None:
         for key, violation in self.violations.items():

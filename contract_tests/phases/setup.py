@@ -34,8 +34,8 @@ def probe_target(ctx: SuiteContext) -> bool:
     """The target answers, and does not refuse the credentials."""
     try:
         status, _ = _status(ctx, "GET", "/v1/health/")
-    except RequestTimedOut:
-        ctx.error(f"the target did not answer GET /v1/health/ within {ctx.config.timeout:g} s")
+    except RequestTimedOut as exc:
+        ctx.error(f"the target did not answer GET /v1/health/ in full within {exc.seconds:g} s")
         return False
     if status in REFUSED:
         ctx.error(f"the target refused the credentials ({status}): check --token")
