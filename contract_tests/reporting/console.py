@@ -114,7 +114,9 @@ class ConsoleReporter:
         for error in result.errors:
             self._line(f"ERROR: {error}")
         checks_failed = len({v.check for v in result.violations})
-        verdict = {0: "CONFORMING", 1: "NOT CONFORMING", 2: "ERROR"}[result.exit_code]
+        verdict = {0: "CONFORMING", 1: "NOT CONFORMING", 2: "ERROR", 130: "INTERRUPTED"}[
+            result.exit_code
+        ]
         self._line("")
         self._line(
             f"{verdict}: {len(result.violations)} violation(s) in {checks_failed} check(s), "

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -19,15 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract_tests.client import Client, DeadlineReached, RequestTimedOut
 from contract_tests.engine import run_suite
 from contract_tests.redaction import REDACTED, Redactor
-from contract_tests.verdicts import FINDINGS_PER_KIND
 from contract_tests.reporting import JsonReporter, JUnitReporter
+from contract_tests.verdicts import FINDINGS_PER_KIND
 from mockserver import MockConfig, MockServer
+from mockserver.config import Timings
 
 from .broken import Answer, Middleware, WSGIApp, is_async_post, is_get_run, rewrite_runs, serve
 from .conftest import fast_config
@@ -320,3 +325,47 @@ def test_redaction_reaches_every_string_of_a_result() -> None:
     assert secret not in json.dumps(shown)
     assert re.search(r"x\[REDACTED\]y", json.dumps(shown))
     assert nested["a"][0] == secret  # the original is not changed
+
+
+# ---- an interrupted run -----------------------------------------------------------------------
+
+
+def test_ctrl_c_cancels_the_runs_writes_the_report_and_exits_130(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    with MockServer(MockConfig(clock="wall", timings=Timings(queued=60, running=60))) as mock:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "contract_tests",
+                "run",
+                "--base-url",
+                mock.base_url,
+                "--agent-id",
+                mock.agent_id,
+                "--rate-limit",
+                "0",
+                "--report",
+                str(report),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        for line in process.stdout:  # wait until runs exist: the lifecycle phase has begun
+            if line.startswith("lifecycle:"):
+                break
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=HANG_GUARD)
+        left_active = [
+            run
+            for run in requests.get(f"{mock.base_url}/v1/runs/", timeout=10).json()
+            if run["status"] not in ("completed", "failed", "cancelled")
+        ]
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    written = json.loads(report.read_text())
+    assert written["interrupted"] is True and written["exit_code"] == 130
+    assert written["runs_created"] > 0
+    assert left_active == []  # the runs it created were cancelled on the way out
