@@ -122,3 +122,10 @@ def test_the_commands_to_test_the_kit_itself_pass_as_written(tmp_path: Path) -> 
         mock.terminate()
         mock.wait(timeout=10)
     assert main(["coverage", str(report)]) == 0
+
+
+def test_the_ci_example_in_the_docs_is_the_real_workflow_file() -> None:
+    example = (ROOT / "docs" / "examples" / "contract-ci.yml").read_text()
+    block = DOC.split("## In CI (JUnit)", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert block == example
+    assert "python -m pip install ./letta-contract-kit" in example

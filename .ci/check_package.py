@@ -1,0 +1,71 @@
+"""Packaging cannot rot: build the sdist and the wheel, check them, install the wheel into a
+fresh virtualenv and run the installed console scripts (``tox -e package``).
+
+Usage: python .ci/check_package.py WORKDIR
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEALTH_GUARD = 60.0  # seconds: only a mock that never comes up gets near this
+
+
+def run(*args: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    print("$", " ".join(str(a) for a in args), flush=True)
+    return subprocess.run([str(a) for a in args], check=True, text=True, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+
+def main(workdir: Path) -> int:
+    dist = workdir / "dist"
+    run(sys.executable, "-m", "build", "--outdir", dist, ROOT)
+    built = sorted(glob.glob(str(dist / "*")))
+    run(sys.executable, "-m", "twine", "check", "--strict", *built)
+    wheel = next(Path(p) for p in built if p.endswith(".whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), "no LICENSE in the wheel"
+
+    venv = workdir / "venv"
+    run(sys.executable, "-m", "venv", "--clear", venv)
+    bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
+    run(bin_dir / "python", "-m", "pip", "install", "--quiet", wheel)
+
+    out = run(bin_dir / "letta-contract", "list-checks", capture_output=True).stdout
+    assert "status_code_conformance" in out, out
+    run(bin_dir / "letta-contract", "--help", capture_output=True)
+    run(bin_dir / "letta-mock", "--help", capture_output=True)
+    spec = run(bin_dir / "letta-contract", "openapi", capture_output=True).stdout
+    assert json.loads(spec)["openapi"].startswith("3.1"), spec[:200]
+
+    # The installed mock serves: started on a free port, it answers health.
+    mock = subprocess.Popen(
+        [str(bin_dir / "letta-mock"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert mock.stdout is not None
+        line = mock.stdout.readline()
+        print(line.rstrip(), flush=True)
+        url = json.loads(line)["url"]  # the one line it prints once it listens
+        with urllib.request.urlopen(f"{url.rstrip('/')}/v1/health/", timeout=HEALTH_GUARD) as r:
+            assert r.status == 200, r.status
+    finally:
+        mock.terminate()
+        mock.wait(timeout=HEALTH_GUARD)
+    print("the package builds, checks, installs and runs", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))
