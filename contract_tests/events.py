@@ -27,6 +27,7 @@ class Violation:
     excerpt: Any = None
     curl: str | None = None
     history: tuple[str, ...] = ()
+    script: str | None = None  # a lifecycle violation's whole sequence, as a shell script
 
     @property
     def key(self) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from contract_tests.context import Targets
 _VALUES = {
     "max-runs": "max_runs",
     "timeout": "timeout",
+    "max-response-bytes": "max_response_bytes",
     "deadline": "deadline",
     "run-deadline": "run_deadline",
     "poll-interval": "poll_interval",

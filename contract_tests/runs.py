@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
+from contract_tests import reproduce
 from contract_tests.cases import cancel_case, retrieve_case
 from contract_tests.checks.cancel import BARE_CANCELS
 from contract_tests.checks.registry import Check
@@ -145,7 +146,13 @@ def judge_trace(ctx: SuiteContext, trace: RunTrace, only: list[Check] | None = N
             continue
         for failure in check.run_on_trace(checks_ctx, trace):
             ctx.verdicts.record(
-                check, failure, trace.case, trace.created, ctx.phase, trace.history()
+                check,
+                failure,
+                trace.case,
+                trace.created,
+                ctx.phase,
+                trace.history(),
+                reproduce.script(trace),
             )
 
 

@@ -22,7 +22,6 @@ from contract_tests.events import (
 )
 from schemas import Verdict
 
-
 FINDINGS_PER_KIND = 20
 
 
@@ -52,6 +51,7 @@ class Verdicts:
         exchange: Exchange | None,
         phase: str,
         history: tuple[str, ...] = (),
+        script: str | None = None,
     ) -> str:
         """Record one failure; returns ``x`` for a violation, ``~`` for a divergence."""
         shown = failure.evidence or exchange
@@ -74,6 +74,7 @@ class Verdicts:
             excerpt=failure.excerpt,
             curl=shown.curl() if shown else None,
             history=history,
+            script=script,
         )
         old = self.violations.get(violation.key)
         if old is None or _size(violation) < _size(old):

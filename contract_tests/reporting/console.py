@@ -168,7 +168,11 @@ class ConsoleReporter:
             self._line(f"   shows:    {_compact(v.excerpt)}")
         for line in v.history:
             self._line(f"   | {line}")
-        if v.curl:
+        if v.script:
+            self._line("   reproduce the whole sequence (sh; the token from $LETTA_API_KEY):")
+            for line in v.script.splitlines():
+                self._line(f"     {line}")
+        elif v.curl:
             self._line(f"   reproduce: {v.curl}")
         replay = render(result.replay, self.option_prefix, v.check)
         self._line(f"   replay the suite: {self.reproduce} {replay}")

@@ -24,7 +24,10 @@ def _details(v: Violation) -> str:
     if v.excerpt is not None:
         lines.append(f"shows: {json.dumps(v.excerpt, default=str)}")
     lines.extend(v.history)
-    if v.curl:
+    if v.script:
+        lines.append("reproduce the whole sequence (sh):")
+        lines.append(v.script)
+    elif v.curl:
         lines.append(f"reproduce: {v.curl}")
     lines.append(f"seed: {v.seed}")
     return "\n".join(lines)

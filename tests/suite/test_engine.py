@@ -467,3 +467,29 @@ def test_a_target_with_only_the_contracts_routes_conforms(
     assert "OPTIONAL ROUTES ABSENT: health, agent retrieve" in out
     found = json.loads(report.read_text())
     assert found["routes"]["health"] is False and found["violations"] == []
+
+
+def test_a_lifecycle_violation_comes_with_a_script_that_replays_the_sequence(
+    agent_id: str, tmp_path: Path
+) -> None:
+    from .broken import cancel_does_not_stick
+
+    with serve(cancel_does_not_stick, agent_id) as url:
+        result = run_suite(fast_config(url, agent_id, checks=("cancel_sticks",)))
+        found = [v for v in result.violations if v.check == "cancel_sticks"]
+        assert found and found[0].script, result.violations
+        script = tmp_path / "replay.sh"
+        script.write_text(found[0].script)
+        played = subprocess.run(
+            ["sh", str(script)], capture_output=True, text=True, timeout=60, check=True
+        )
+    assert "$RUN_ID" in found[0].script and "cancel" in found[0].script
+    statuses = [
+        json.loads(line).get("status")
+        for line in played.stdout.splitlines()
+        if line.startswith("{") and '"status"' in line
+    ]
+    # The same story again, on a run of its own: cancelled first, completed later.
+    assert "cancelled" in statuses, played.stdout
+    assert statuses[-1] == "completed", played.stdout
+    assert statuses.index("cancelled") < len(statuses) - 1
