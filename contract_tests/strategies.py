@@ -16,6 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
+from contract_tests import hypothesis_compat
 from schemas import resolved
 from schemas.contract import (
     MESSAGE_TYPE,
@@ -23,6 +24,8 @@ from schemas.contract import (
     tag_of,
     union_members,
 )
+
+hypothesis_compat.install()
 
 Json = Any
 Strategy = st.SearchStrategy
