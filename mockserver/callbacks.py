@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
+from mockserver.callback_url import Refused, judge
 from mockserver.clock import rfc3339
 from mockserver.compat import DEFAULT_PROFILE, Quirks, resolve
 from mockserver.conversation import RunOutput, shaped, visible
@@ -86,28 +85,6 @@ def callback_payload(
     )
 
 
-def host_allowed(url: str, allowed: Iterable[str]) -> tuple[bool, str]:
-    """Whether ``url`` may be called, and why not. ``*`` in ``allowed`` allows every host."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        return False, "Request URL is missing an 'http://' or 'https://' protocol."
-    host = (parts.hostname or "").lower()
-    if not host:
-        return False, "Request URL has no host."
-    names = {h.lower().strip("[]") for h in allowed}
-    if "*" in names or host in names:
-        return True, ""
-    try:
-        if ipaddress.ip_address(host).is_loopback and "loopback" in names:
-            return True, ""
-    except ValueError:
-        pass
-    return False, (
-        f"host {host!r} is not an allowed callback host ({', '.join(sorted(names))}); "
-        "allow it with --callback-host"
-    )
-
-
 class CallbackDispatcher:
     """Sends callbacks from a small thread pool; never blocks the caller."""
 
@@ -155,30 +132,44 @@ class CallbackDispatcher:
         now: Callable[[], float],
         record_outcome: Callable[[str, CallbackOutcome], None],
     ) -> None:
+        sent_at = now()
+        prefix = f"Failed to dispatch callback for run {record.id} to {url}: "
+        try:
+            outcome = self._attempt(record, url, sent_at, prefix)
+        except Exception as exc:  # every failure is recorded; none vanishes
+            outcome = CallbackOutcome(self.stamp(sent_at), None, prefix + f"not sent: {exc!r}")
+        record_outcome(record.id, outcome)
+
+    def _refused(self, sent_at: float, error: str) -> CallbackOutcome:
+        attempted = self.quirks is not None and self.quirks.callback_sent_at_on_failure
+        return CallbackOutcome(self.stamp(sent_at) if attempted else None, None, error)
+
+    def _attempt(self, record: RunRecord, url: str, sent_at: float, prefix: str) -> CallbackOutcome:
         import requests  # imported on first use: keeps the server's start fast
 
-        sent_at = now()
-        allowed, why = host_allowed(url, self.allowed_hosts)
-        prefix = f"Failed to dispatch callback for run {record.id} to {url}: "
-        if not allowed:
-            attempted = self.quirks is not None and self.quirks.callback_sent_at_on_failure
-            stamped = self.stamp(sent_at) if attempted else None
-            outcome = CallbackOutcome(stamped, None, prefix + f"not sent: {why}")
-        else:
-            try:
-                answer = requests.post(
-                    url,
-                    json=callback_payload(
-                        record, self.output(record), sent_at, self.stamp, self.quirks
-                    ),
-                    headers=self._headers(),
-                    timeout=self.timeout,
-                    allow_redirects=False,
+        try:
+            target = judge(url, self.allowed_hosts)
+        except Refused as refusal:
+            return self._refused(sent_at, prefix + f"not sent: {refusal}")
+        payload = callback_payload(record, self.output(record), sent_at, self.stamp, self.quirks)
+        with requests.Session() as session:
+            # Never the environment's proxies (HTTP_PROXY and the like), .netrc or CA bundle:
+            # a callback goes straight to the host the guard judged.
+            session.trust_env = False
+            prepared = session.prepare_request(
+                requests.Request("POST", target.url, json=payload, headers=self._headers())
+            )
+            if not target.still_names(str(prepared.url)):
+                return self._refused(
+                    sent_at,
+                    prefix + f"not sent: the HTTP client would connect elsewhere "
+                    f"({prepared.url!r})",
                 )
-                outcome = CallbackOutcome(self.stamp(sent_at), answer.status_code, None)
+            try:
+                answer = session.send(prepared, timeout=self.timeout, allow_redirects=False)
             except requests.RequestException as exc:
-                outcome = CallbackOutcome(self.stamp(sent_at), None, prefix + repr(exc))
-        record_outcome(record.id, outcome)
+                return CallbackOutcome(self.stamp(sent_at), None, prefix + repr(exc))
+        return CallbackOutcome(self.stamp(sent_at), answer.status_code, None)
 
     def _headers(self) -> dict[str, str] | None:
         """The headers that differ from the HTTP client's own (``httpx-callback-client``)."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from mockserver.callbacks import host_allowed
+from mockserver.callback_url import host_allowed
 from schemas import validator
 
 from .conftest import AGENT, poll_to_end, post_async
@@ -156,3 +156,11 @@ def test_a_run_without_callback_url_records_nothing(client: FlaskClient) -> None
         None,
         None,
     ]
+
+
+def test_a_callback_url_no_parser_accepts_still_leaves_its_refusal_on_the_run(
+    client: FlaskClient,
+) -> None:
+    run = settled(client, run_to_end(client, {"input": "x", "callback_url": "http://[::1/"}))
+    assert run["callback_status_code"] is None
+    assert "not sent" in run["callback_error"] and "cannot be parsed" in run["callback_error"]
