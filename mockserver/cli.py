@@ -187,6 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes that serve requests (default 1); more than one needs --server granian "
         "and a shared store (--store lmdb or sqlite)",
     )
+    add(
+        "--idle-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="a connection silent this long is closed, and a request not received whole "
+        f"this long after its first byte is answered 408 (default {defaults.idle_timeout:g})",
+    )
+    add(
+        "--max-connections",
+        type=int,
+        help="open connections waitress accepts; more wait to be accepted (default "
+        f"{defaults.max_connections}, or fewer if the open-file limit is lower)",
+    )
     return parser
 
 

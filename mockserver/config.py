@@ -83,6 +83,10 @@ class MockConfig:
     server: ServerKind = "waitress"
     threads: int | None = None
     workers: int = 1
+    # Seconds a connection may send nothing, and a request may take to arrive whole.
+    idle_timeout: float = 10.0
+    # Open connections the waitress server accepts (fewer if the open-file limit is lower).
+    max_connections: int = 1_000
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -154,12 +158,15 @@ class MockConfig:
             "journal_body_bytes",
             "threads",
             "workers",
+            "max_connections",
         ):
             value = getattr(self, name)
             if value is not None and value < 1:
                 found.append(f"{name} must be at least 1")
         if self.callback_timeout <= 0:
             found.append("callback_timeout must be positive")
+        if self.idle_timeout <= 0:
+            found.append("idle_timeout must be positive")
         timings = self.phase_timings
         if min(timings.queued, timings.running, timings.slow_running) < 0:
             found.append("timings must not be negative")

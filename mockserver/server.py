@@ -4,7 +4,6 @@ with waitress (the default) or Granian."""
 from __future__ import annotations
 
 import json
-import multiprocessing
 import threading
 import urllib.request
 from dataclasses import replace
@@ -17,7 +16,7 @@ from waitress.trigger import trigger
 from mockserver.app import create_app
 from mockserver.config import MockConfig
 from mockserver.conversation import new_id
-from mockserver.granian_server import free_port, serve_granian
+from mockserver.granian_server import announce_when_accepting, free_port, serve_granian
 from mockserver.journal import JournalFilter
 from mockserver.routes.admin import journal as _journal
 from mockserver.service import MockService, open_store
@@ -219,16 +218,9 @@ def _serve_granian(config: MockConfig, service: MockService | None) -> None:
     if config.port == 0:
         config = replace(config, port=free_port(config.host))
 
-    # Every worker builds the app; the first one up prints the line (workers are forked, so
-    # they share this flag).
-    announced = multiprocessing.Value("b", 0)
+    def build_app() -> Any:  # in each worker, also in one that replaces a dead one
+        return create_app(service=service if service is not None else MockService(config))
 
-    def build_app() -> Any:
-        app = create_app(service=service if service is not None else MockService(config))
-        with announced.get_lock():
-            first, announced.value = not announced.value, 1
-        if first:
-            announce(config, config.port)
-        return app
-
+    # The supervisor says "listening" once the workers accept, not when one has built its app.
+    announce_when_accepting(config, lambda: announce(config, config.port))
     serve_granian(config, build_app)

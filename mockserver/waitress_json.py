@@ -1,18 +1,190 @@
-"""A waitress server whose own error answers (bad HTTP, oversized headers, crashes) are JSON."""
+"""The mock's waitress server: its own error answers are JSON, broken framing is answered at
+once, and slow or idle clients cannot hold it.
+
+* Errors of the HTTP layer (bad framing, oversized headers or bodies, crashes) are answered
+  ``{"detail": ...}`` (JSON), never plain text.
+* A request head is checked as it arrives, so that framing waitress would wait on forever is
+  refused with 400 at once: bare LF or bare CR line endings (waitress looks for CRLF CRLF
+  only), control characters, bytes that do not start with an HTTP method (TLS, HTTP/2, noise),
+  a request line without an HTTP/1.x version (HTTP/0.9, HTTP/2.0). An unsupported
+  Transfer-Encoding is 400 (waitress says 501; the mock never answers its clients' mistakes
+  with a 5xx).
+* A body announced larger than ``max_body_bytes`` (by Content-Length, or by a chunk size) is
+  refused with 413 on the announcement, before any of it is read.
+* ``idle_timeout``: a connection that sends nothing for that long is closed; a request not
+  received whole that long after its first byte is answered 408 and closed. Connections are
+  limited to ``max_connections`` (and to what the open-file limit allows), far more than a
+  test opens, so slow clients cannot lock the server out.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import resource
+import time
 from typing import Any
 
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
+from waitress.utilities import (
+    BadRequest,
+    Error,
+    RequestEntityTooLarge,
+    ServerNotImplemented,
+)
 
 from mockserver.config import MockConfig
 
 IDENT = "letta-mock"
+# Descriptors kept free of client connections: the store, logs, callbacks, the trigger.
+RESERVED_FDS = 64
+# Bytes of chunk framing (size lines, extensions, trailers) allowed beyond the body limit.
+CHUNK_FRAMING_SLACK = 65_536
+# How often idle connections and late requests are looked for (waitress's own default is
+# every 30 s, with a 120 s timeout).
+CLEANUP_INTERVAL = 1
+# A method longer than this is no method: the bytes are not HTTP.
+LONGEST_METHOD = 32
+
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_BARE_CR = re.compile(rb"\r[^\n]")
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_VERSION = re.compile(rb" HTTP/([0-9])\.([0-9])")
+_LEADING_BLANK = b" \t\r\n"
+_CRLF = b"\r\n"
+_END_OF_HEAD = b"\r\n\r\n"
+
+
+class RequestTimeout(BadRequest):
+    code = 408
+    reason = "Request Timeout"
+
+
+def _line_of(head: bytes, position: int) -> int:
+    return head.count(b"\n", 0, position) + 1
+
+
+def _shown(data: bytes) -> str:
+    return repr(data[:40])[1:]
+
+
+class CheckedRequestParser(HTTPRequestParser):
+    """waitress's parser, refusing broken framing as soon as it can be seen."""
+
+    def __init__(self, adj: Any) -> None:
+        super().__init__(adj)
+        self.started = time.monotonic()
+        self.body_limit: int = adj.mock_max_body_bytes
+        self._checked = 0  # bytes of the head already looked at
+        self._head_start = -1  # where the request starts, after blank lines
+        self._line_checked = False
+
+    # -- the head ---------------------------------------------------------------------
+
+    def _head_problem(self, data: bytes) -> str | None:
+        """What is wrong with the head received so far (``data``), if anything is yet."""
+        end = data.find(_END_OF_HEAD)
+        head = data if end < 0 else data[: end + 2]
+        if self._head_start < 0:
+            stripped = head.lstrip(_LEADING_BLANK)
+            if not stripped:
+                return None
+            self._head_start = len(head) - len(stripped)
+            self._checked = self._head_start
+        start, since = self._head_start, self._checked
+        self._checked = len(head)
+        found = _BARE_LF.search(head, max(since, start))
+        if found:
+            return (
+                f"bare LF line ending at line {_line_of(head[start:], found.start() - start)} "
+                "of the request head; HTTP/1.1 lines end with CRLF (\\r\\n)"
+            )
+        found = _BARE_CR.search(head, max(since - 1, start))
+        if found:
+            return (
+                f"bare CR at line {_line_of(head[start:], found.start() - start)} of the "
+                "request head; HTTP/1.1 lines end with CRLF (\\r\\n)"
+            )
+        found = _CONTROL.search(head, max(since, start))
+        if found:
+            return (
+                f"control character {found.group()!r} at line "
+                f"{_line_of(head[start:], found.start() - start)} of the request head"
+            )
+        if self._line_checked:
+            return None
+        line_end = head.find(_CRLF, start)
+        line = head[start:] if line_end < 0 else head[start:line_end]
+        method = line[:LONGEST_METHOD].partition(b" ")[0]
+        if (method and not _TOKEN.fullmatch(method)) or (
+            b" " not in line[: LONGEST_METHOD + 1] and len(line) > LONGEST_METHOD
+        ):
+            return f"the request does not start with an HTTP method: {_shown(line)}"
+        if line_end < 0:
+            return None
+        self._line_checked = True
+        line = line.rstrip(b" \t")  # as waitress reads it
+        version = _VERSION.search(line, max(0, len(line) - 9))
+        if version is None or version.end() != len(line):
+            return (
+                "the request line has no HTTP version (HTTP/0.9 is not served): send "
+                f"'METHOD /path HTTP/1.1', not {_shown(line)}"
+            )
+        if version.group(1) != b"1" or version.group(2) not in (b"0", b"1"):
+            shown = (version.group(1) + b"." + version.group(2)).decode()
+            return f"HTTP/{shown} is not served here: send HTTP/1.1 (or HTTP/1.0)"
+        return None
+
+    def _refuse(self, error: Error) -> None:
+        if not self.headers_finished:
+            self.parse_header(b"GET / HTTP/1.0\r\n")  # what the error answer needs
+        self.error = error
+        self.completed = True
+        self.connection_close = True
+
+    # -- everything -------------------------------------------------------------------
+
+    def received(self, data: bytes) -> int:
+        if self.completed:
+            return 0
+        if self.body_rcv is None and not self.headers_finished:
+            problem = self._head_problem(self.header_plus + data)
+            if problem is not None:
+                self._refuse(BadRequest(problem))
+                return len(data)
+        consumed = int(super().received(data))
+        error = self.error
+        if isinstance(error, ServerNotImplemented):
+            self.error = BadRequest(
+                "a Transfer-Encoding other than chunked is not supported: send the body "
+                "chunked, or with a Content-Length"
+            )
+        elif self.headers_finished and (error is None or isinstance(error, RequestEntityTooLarge)):
+            too_large = self._announced_too_large()
+            if too_large is not None:  # also in place of waitress's own words for it
+                self._refuse(too_large)
+        return consumed
+
+    def _announced_too_large(self) -> Error | None:
+        limit = self.body_limit
+        if self.chunked:
+            receiver: Any = self.body_rcv
+            announced = len(receiver) + max(0, int(receiver.chunk_remainder))
+            if announced > limit:
+                return RequestEntityTooLarge(
+                    f"the chunks announce {announced} bytes; this server accepts at most {limit}"
+                )
+        elif self.content_length > limit:
+            return RequestEntityTooLarge(
+                f"the body is {self.content_length} bytes (Content-Length); this server "
+                f"accepts at most {limit}"
+            )
+        return None
 
 
 class JsonErrorTask(ErrorTask):
@@ -32,10 +204,55 @@ class JsonErrorTask(ErrorTask):
 
 class JsonErrorChannel(HTTPChannel):
     error_task_class = JsonErrorTask
+    parser_class = CheckedRequestParser
+
+    def time_out(self, timeout: float) -> None:
+        """Answer the request being received 408 (runs in the server's loop thread)."""
+        me: Any = self  # the stubs do not know the channel's locks and lists
+        with me.requests_lock:
+            request: Any = me.request
+            if request is None or me.requests or me.will_close or me.close_when_flushed:
+                return
+            request._refuse(
+                RequestTimeout(
+                    f"the request was not received whole within {timeout:g} s of its "
+                    "first byte, or its client went quiet for that long"
+                )
+            )
+            me.request = None
+            me.requests.append(request)
+        me.server.add_task(me)
 
 
 class JsonErrorServer(TcpWSGIServer):
     channel_class = JsonErrorChannel
+
+    def maintenance(self, now: float) -> None:
+        """Close connections idle for ``idle_timeout``; answer 408 to a request not received
+        whole ``idle_timeout`` after its first byte. (waitress's own version only closes
+        idle ones, at 120 s by default.)"""
+        adj: Any = self.adj
+        timeout: float = adj.mock_idle_timeout
+        quiet_since = now - timeout
+        begun_before = time.monotonic() - timeout
+        channels: Any = self.active_channels
+        for channel in list(channels.values()):
+            if channel.requests:  # the app is answering: its own time
+                continue
+            request = channel.request
+            if request is None:
+                if channel.last_activity < quiet_since:
+                    channel.will_close = True
+            elif channel.last_activity < quiet_since or request.started < begun_before:
+                channel.time_out(timeout)
+
+
+def connection_limit(wanted: int) -> int:
+    """``wanted``, or fewer if the open-file limit would be reached first."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, soft - RESERVED_FDS))
 
 
 def create_json_server(app: Any, config: MockConfig, **adjustments: Any) -> JsonErrorServer:
@@ -46,8 +263,17 @@ def create_json_server(app: Any, config: MockConfig, **adjustments: Any) -> Json
         threads=config.threads_for("waitress"),
         ident=IDENT,
         clear_untrusted_proxy_headers=True,
+        connection_limit=connection_limit(config.max_connections),
+        cleanup_interval=CLEANUP_INTERVAL,
+        channel_timeout=max(1, round(config.idle_timeout)),
+        # The exact limits are the parser's; this one bounds the chunk framing too.
+        max_request_body_size=config.max_body_bytes + CHUNK_FRAMING_SLACK,
+        asyncore_use_poll=True,  # select() cannot watch descriptors numbered 1024 and up
         **adjustments,
     )
+    adj_any: Any = adj
+    adj_any.mock_idle_timeout = config.idle_timeout
+    adj_any.mock_max_body_bytes = config.max_body_bytes
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adj.threads)
     sockinfo: Any = adj.listen[0]

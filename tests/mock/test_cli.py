@@ -85,6 +85,10 @@ def test_every_flag_reaches_the_config() -> None:
             "/tmp/x.lmdb",
             "--workers",
             "1",
+            "--idle-timeout",
+            "2.5",
+            "--max-connections",
+            "40",
         ]
     )
     assert config.agents == [AGENT] and config.auto_agents
@@ -103,6 +107,7 @@ def test_every_flag_reaches_the_config() -> None:
     assert (config.fault_rate, config.faults, config.fault_seed) == (0.1, ["503", "latency:0.2"], 3)
     assert (config.journal_size, config.server_version, config.threads) == (50, "9.9.9", 2)
     assert (config.lmdb_path, config.workers) == ("/tmp/x.lmdb", 1)
+    assert (config.idle_timeout, config.max_connections) == (2.5, 40)
 
 
 def test_a_toml_config_file_is_read_and_flags_win(tmp_path: Path) -> None:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from reliability.raw_http import request_json
 
 START_ATTEMPTS = 300
 START_PAUSE = 0.05
+# How long to wait for the "listening" line before calling the start hung (a hang guard: a
+# start that prints it later still passes, one that never does fails instead of hanging).
+LINE_GUARD = 60.0
 
 
 class CliMock:
@@ -54,6 +60,23 @@ class CliMock:
         process.kill()
         raise AssertionError(f"letta-mock did not come up: {self.log.read_text()[-2000:]}")
 
+    def start_announced(self) -> dict[str, Any]:
+        """Start and return the "listening" line the moment it is printed, without first
+        waiting for health to answer (as a script that reads the line does)."""
+        with self.log.open("ab") as err:
+            process = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=err)
+        self.process = process
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], LINE_GUARD)
+        line = process.stdout.readline() if ready else b""
+        if not line:
+            process.kill()
+            process.wait(10)
+            raise AssertionError(f"letta-mock printed no line: {self.log.read_text()[-2000:]}")
+        announced = json.loads(line)
+        assert isinstance(announced, dict), line
+        return announced
+
     def kill(self) -> int:
         """SIGKILL, as a crash would; the exit status."""
         assert self.process is not None
@@ -62,11 +85,14 @@ class CliMock:
 
     def stop(self) -> None:
         process = self.process
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
