@@ -63,8 +63,57 @@ def main(workdir: Path) -> int:
     finally:
         mock.terminate()
         mock.wait(timeout=HEALTH_GUARD)
+    third_party_project(workdir / "app", bin_dir / "python")
     print("the package builds, checks, installs and runs", flush=True)
     return 0
+
+
+# A user's project whose own top-level modules have the names of the kit's folders: the kit
+# installs under letta_contract_kit, so they keep working, with both plugins loaded.
+APP_FILES = {
+    "schemas.py": "USER = 'schemas of the app'\n",
+    "fixtures.py": "USER = 'fixtures of the app'\n",
+    "mockserver.py": "USER = 'mockserver of the app'\n",
+    "contract_tests.py": "USER = 'contract_tests of the app'\n",
+    "test_app.py": """
+import contract_tests
+import fixtures
+import mockserver
+import pytest
+import schemas
+from letta_client import Letta
+
+
+def test_the_apps_own_modules_are_its_own() -> None:
+    assert schemas.USER == "schemas of the app" and fixtures.USER == "fixtures of the app"
+    assert mockserver.USER == "mockserver of the app"
+    assert contract_tests.USER == "contract_tests of the app"
+
+
+def test_both_plugins_are_loaded(pytestconfig: pytest.Config) -> None:
+    assert pytestconfig.pluginmanager.has_plugin("letta_mock")
+    assert pytestconfig.pluginmanager.has_plugin("letta_contract")
+
+
+def test_the_sdk_runs_a_message_through_the_fixture(letta_mock) -> None:
+    client = Letta(base_url=letta_mock.base_url, api_key="k", max_retries=0)
+    run = client.agents.messages.create_async(letta_mock.agent_id, input="hello")
+    for _ in range(20):
+        run = client.runs.retrieve(run.id)
+        if run.status in ("completed", "failed", "cancelled"):
+            break
+    assert run.status == "completed"
+""",
+}
+
+
+def third_party_project(app: Path, python: Path) -> None:
+    """Install the official SDK beside the kit and run the project's tests there."""
+    app.mkdir(parents=True, exist_ok=True)
+    for name, text in APP_FILES.items():
+        (app / name).write_text(text, "utf-8")
+    run(python, "-m", "pip", "install", "--quiet", "letta-client>=1.12,<1.13")
+    run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=app)
 
 
 if __name__ == "__main__":

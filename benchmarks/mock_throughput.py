@@ -69,7 +69,7 @@ def prism_binary(explicit: str | None) -> str:
 
 
 def write_openapi(folder: Path) -> Path:
-    from schemas.openapi import build_openapi
+    from letta_contract_kit.schemas.openapi import build_openapi
 
     path = folder / "openapi.json"
     path.write_text(json.dumps(build_openapi()))

@@ -21,7 +21,9 @@ from collections.abc import Sequence
 from benchmarks.report import table, verdict, write_results
 
 BASELINE = "import pytest"
-PLUGINS = "import pytest, mockserver.plugin, contract_tests.plugin"
+PLUGINS = (
+    "import pytest, letta_contract_kit.mockserver.plugin, letta_contract_kit.contract_tests.plugin"
+)
 GOAL_MS = 50.0
 
 
@@ -44,7 +46,9 @@ def _own_modules() -> list[str]:
         parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
         if len(parts) == 3 and parts[0].isdigit():
             name = parts[2]
-            if name.split(".")[0] in ("mockserver", "contract_tests"):
+            if name.startswith(
+                ("letta_contract_kit.mockserver", "letta_contract_kit.contract_tests")
+            ):
                 rows.append((int(parts[1]), name))
     return [f"{name} ({micros / 1000:.1f} ms)" for micros, name in sorted(rows, reverse=True)[:5]]
 

@@ -70,8 +70,8 @@ def _template(service: Any) -> Any:
 
 def _fill_through_store(store: Any, template_json: str, template_id: str, size: int) -> list[str]:
     """Fill with ``add_run``, 10,000 runs to a transaction (memory and LMDB stores)."""
-    from mockserver.conversation import new_id
-    from mockserver.records import RunRecord
+    from letta_contract_kit.mockserver.conversation import new_id
+    from letta_contract_kit.mockserver.records import RunRecord
 
     wanted = set(random.sample(range(size), min(SAMPLED_IDS, size)))
     sample: list[str] = []
@@ -89,7 +89,7 @@ INSERT_RUN = "INSERT INTO runs (id, agent_id, settled, due, data) VALUES (?, ?, 
 
 
 def _fill_sqlite(path: str, template: Any, template_json: str, size: int) -> list[str]:
-    from mockserver.conversation import new_id
+    from letta_contract_kit.mockserver.conversation import new_id
 
     wanted = set(random.sample(range(size), min(SAMPLED_IDS, size)))
     sample: list[str] = []
@@ -130,7 +130,15 @@ def _add_run_cost(service: Any, count: int, budget_seconds: float = 10.0) -> flo
 
 def _file_server(store_kind: str, path: str, size: int, port: int, folder: str) -> ServerProcess:
     """Two Granian workers of the mock over the filled file, as docs/mock.md advises."""
-    argv = [sys.executable, "-m", "mockserver", "--port", str(port), "--agent", AGENT_ID]
+    argv = [
+        sys.executable,
+        "-m",
+        "letta_contract_kit.mockserver",
+        "--port",
+        str(port),
+        "--agent",
+        AGENT_ID,
+    ]
     argv += ["--store", store_kind, f"--{store_kind}-path", path, "--max-runs", str(size + 1)]
     argv += ["--server", "granian", "--workers", "2", "--threads", "1"]
     return ServerProcess(f"{store_kind}-workers", argv, port, log_path=Path(folder, "mock.log"))
@@ -140,9 +148,9 @@ def measure_cell(
     store_kind: str, size: int, seconds: float, connections: int, file_server: str
 ) -> dict[str, Any]:
     """Runs in the child: fill, measure, serve, drive, report."""
-    from mockserver import MockConfig, create_app
-    from mockserver.service import MockService
-    from mockserver.waitress_json import create_json_server
+    from letta_contract_kit.mockserver import MockConfig, create_app
+    from letta_contract_kit.mockserver.service import MockService
+    from letta_contract_kit.mockserver.waitress_json import create_json_server
 
     folder = tempfile.mkdtemp(prefix="letta-scale-")
     sqlite_path = os.path.join(folder, "runs.sqlite") if store_kind == "sqlite" else None

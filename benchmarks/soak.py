@@ -36,7 +36,7 @@ from pathlib import Path
 from benchmarks.processes import MissingTool, ServerProcess, console_script, free_port
 from benchmarks.report import table, verdict, write_results
 from benchmarks.workload import AGENT_ID, async_path, realistic_body_text
-from schemas.contract import STATUS_RANK
+from letta_contract_kit.schemas.contract import STATUS_RANK
 
 RSS_GROWTH_BOUND = 0.20  # second-half growth of the server's RSS, as a share
 

@@ -46,9 +46,9 @@ from suite.broken import BROKEN, Broken, serve  # noqa: E402
 
 from benchmarks.processes import ServerProcess, console_script, free_port  # noqa: E402
 from benchmarks.report import table, verdict, write_results  # noqa: E402
-from contract_tests.config import SuiteConfig  # noqa: E402
-from contract_tests.engine import run_suite  # noqa: E402
-from schemas.openapi import build_openapi  # noqa: E402
+from letta_contract_kit.contract_tests.config import SuiteConfig  # noqa: E402
+from letta_contract_kit.contract_tests.engine import run_suite  # noqa: E402
+from letta_contract_kit.schemas.openapi import build_openapi  # noqa: E402
 
 SEED = 1
 QUICK_REPEATS = 3

@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import Any
 
-from schemas.validation import validator
+from letta_contract_kit.schemas.validation import validator
 
 AGENT_ID = "agent-6a7f5d2e-1c4b-4e8a-9f3d-2b1c0e9a8d7f"
 

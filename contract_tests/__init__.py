@@ -1,6 +1,6 @@
 """A conformance suite for Letta's Send Message Async endpoint.
 
->>> from contract_tests import SuiteConfig, run_suite
+>>> from letta_contract_kit.contract_tests import SuiteConfig, run_suite
 >>> result = run_suite(SuiteConfig(base_url="http://127.0.0.1:8283", agent_id="agent-..."))
 >>> result.exit_code  # 0 conforming, 1 violations, 2 usage or connection error
 
@@ -12,19 +12,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from contract_tests.checks.registry import check
-    from contract_tests.config import SuiteConfig
-    from contract_tests.engine import run_suite
-    from contract_tests.events import SuiteResult, Violation
+    from letta_contract_kit.contract_tests.checks.registry import check
+    from letta_contract_kit.contract_tests.config import SuiteConfig
+    from letta_contract_kit.contract_tests.engine import run_suite
+    from letta_contract_kit.contract_tests.events import SuiteResult, Violation
 
 __all__ = ["SuiteConfig", "SuiteResult", "Violation", "check", "run_suite"]
 
 _WHERE = {
-    "SuiteConfig": "contract_tests.config",
-    "run_suite": "contract_tests.engine",
-    "SuiteResult": "contract_tests.events",
-    "Violation": "contract_tests.events",
-    "check": "contract_tests.checks.registry",
+    "SuiteConfig": "letta_contract_kit.contract_tests.config",
+    "run_suite": "letta_contract_kit.contract_tests.engine",
+    "SuiteResult": "letta_contract_kit.contract_tests.events",
+    "Violation": "letta_contract_kit.contract_tests.events",
+    "check": "letta_contract_kit.contract_tests.checks.registry",
 }
 
 
@@ -33,4 +33,4 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'contract_tests' has no attribute {name!r}")
+    raise AttributeError(f"module 'letta_contract_kit.contract_tests' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 import sys
 
-from contract_tests.cli import main
+from letta_contract_kit.contract_tests.cli import main
 
 sys.exit(main())

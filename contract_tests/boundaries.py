@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from contract_tests.strategies import TINY_PNG
-from schemas import resolved
+from letta_contract_kit.contract_tests.strategies import TINY_PNG
+from letta_contract_kit.schemas import resolved
 
 REQUEST = "letta-async-request"
 Path = tuple[str | int, ...]

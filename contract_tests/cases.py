@@ -12,10 +12,10 @@ from functools import cache
 from typing import Any
 from urllib.parse import quote
 
-from contract_tests import rules as R
-from contract_tests.provenance import Rule, Source
-from schemas import Classification, Verdict, classify, raw, validator
-from schemas.loader import READINGS, SERVER_ANNOTATION
+from letta_contract_kit.contract_tests import rules as R
+from letta_contract_kit.contract_tests.provenance import Rule, Source
+from letta_contract_kit.schemas import Classification, Verdict, classify, raw, validator
+from letta_contract_kit.schemas.loader import READINGS, SERVER_ANNOTATION
 
 REQUEST = "letta-async-request"
 NO_BODY: Any = object()

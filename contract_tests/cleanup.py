@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import time
 
-from contract_tests.client import DeadlineReached, RequestTimedOut, TargetUnreachable
-from contract_tests.context import SuiteContext
-from contract_tests.runs import terminal
-from schemas.contract import AGENT_ID
+from letta_contract_kit.contract_tests.client import (
+    DeadlineReached,
+    RequestTimedOut,
+    TargetUnreachable,
+)
+from letta_contract_kit.contract_tests.context import SuiteContext
+from letta_contract_kit.contract_tests.runs import terminal
+from letta_contract_kit.schemas.contract import AGENT_ID
 
 
 def clean_up(ctx: SuiteContext) -> None:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from contract_tests.options import OPTIONS, config_from
+from letta_contract_kit.contract_tests.options import OPTIONS, config_from
 
 EXIT_USAGE = 2
 
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "openapi":
-        from schemas.openapi import build_openapi
+        from letta_contract_kit.schemas.openapi import build_openapi
 
         print(json.dumps(build_openapi(args.server_url), indent=2, ensure_ascii=False))
         return 0
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _list_checks(verbose: bool) -> int:
-    from contract_tests.checks.selection import all_checks
+    from letta_contract_kit.contract_tests.checks.selection import all_checks
 
     checks = all_checks()
     width = max(len(n) for n in checks)
@@ -69,7 +69,7 @@ def _list_checks(verbose: bool) -> int:
 
 
 def _coverage(path: Path, show_all: bool) -> int:
-    from contract_tests.coverage import summary
+    from letta_contract_kit.contract_tests.coverage import summary
 
     try:
         rows = json.loads(path.read_text("utf-8"))["coverage"]
@@ -96,9 +96,13 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"letta-contract: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    from contract_tests.engine import run_suite
-    from contract_tests.events import Listener
-    from contract_tests.reporting import ConsoleReporter, JsonReporter, JUnitReporter
+    from letta_contract_kit.contract_tests.engine import run_suite
+    from letta_contract_kit.contract_tests.events import Listener
+    from letta_contract_kit.contract_tests.reporting import (
+        ConsoleReporter,
+        JsonReporter,
+        JUnitReporter,
+    )
 
     listeners: list[Listener] = [ConsoleReporter(sys.stdout, verbose=args.verbose)]
     if args.junit_xml:

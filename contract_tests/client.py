@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from contract_tests.transport import limit, watched_session
+from letta_contract_kit.contract_tests.transport import limit, watched_session
 
 REDACTED = "[REDACTED]"
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024

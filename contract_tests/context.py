@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from contract_tests.cases import Case
-from contract_tests.checks.registry import Check, CheckContext
-from contract_tests.client import Client, RunBudget
-from contract_tests.config import SuiteConfig
-from contract_tests.events import Event, Notice, SuiteResult
-from contract_tests.observations import RunBook
-from contract_tests.receiver import CallbackReceiver
-from contract_tests.strategies import BodyStrategies
-from contract_tests.verdicts import Verdicts
+from letta_contract_kit.contract_tests.cases import Case
+from letta_contract_kit.contract_tests.checks.registry import Check, CheckContext
+from letta_contract_kit.contract_tests.client import Client, RunBudget
+from letta_contract_kit.contract_tests.config import SuiteConfig
+from letta_contract_kit.contract_tests.events import Event, Notice, SuiteResult
+from letta_contract_kit.contract_tests.observations import RunBook
+from letta_contract_kit.contract_tests.receiver import CallbackReceiver
+from letta_contract_kit.contract_tests.strategies import BodyStrategies
+from letta_contract_kit.contract_tests.verdicts import Verdicts
 
 
 class Abort(Exception):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from contract_tests.boundaries import (
+from letta_contract_kit.contract_tests.boundaries import (
     AGENT_BASE,
     AGENT_PREFIXES,
     EXTRA_AGENT_IDS,
@@ -32,11 +32,11 @@ from contract_tests.boundaries import (
     is_hostile,
     with_steps,
 )
-from contract_tests.cases import REQUEST
-from contract_tests.client import SentRequest
-from contract_tests.observations import RunTrace
-from schemas import Verdict, classify
-from schemas.contract import RUN_STATUS
+from letta_contract_kit.contract_tests.cases import REQUEST
+from letta_contract_kit.contract_tests.client import SentRequest
+from letta_contract_kit.contract_tests.observations import RunTrace
+from letta_contract_kit.schemas import Verdict, classify
+from letta_contract_kit.schemas.contract import RUN_STATUS
 
 ASYNC_SUFFIX = "/messages/async"
 CANCEL_SUFFIX = "/messages/cancel"
@@ -208,7 +208,7 @@ def _statuses_are(status: str) -> Callable[[Sent], bool]:
 
 
 def id_elements() -> list[Element]:
-    from contract_tests.strategies import ID_MUTATIONS, wrong_prefix
+    from letta_contract_kit.contract_tests.strategies import ID_MUTATIONS, wrong_prefix
 
     agents = {label: mutate(AGENT_BASE) for label, mutate in ID_MUTATIONS.items()}
     agents.update({f"prefix {p!r}": wrong_prefix(AGENT_BASE, p) for p in AGENT_PREFIXES})

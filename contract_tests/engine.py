@@ -1,6 +1,6 @@
 """Runs the suite: the set-up, then each phase over one shared context, then the clean-up.
 
-The engine never prints. It emits :mod:`contract_tests.events` to its listeners and returns
+The engine never prints. It emits :mod:`letta_contract_kit.contract_tests.events` to its listeners and returns
 a :class:`SuiteResult` whose ``exit_code`` is 0 (conforming), 1 (violations) or 2 (usage or
 connection errors).
 """
@@ -12,13 +12,19 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 
-from contract_tests import coverage
-from contract_tests.checks.selection import UnknownCheck, select
-from contract_tests.cleanup import clean_up
-from contract_tests.client import Client, DeadlineReached, RunBudget, TargetUnreachable, is_loopback
-from contract_tests.config import SuiteConfig
-from contract_tests.context import Abort, SuiteContext
-from contract_tests.events import (
+from letta_contract_kit.contract_tests import coverage
+from letta_contract_kit.contract_tests.checks.selection import UnknownCheck, select
+from letta_contract_kit.contract_tests.cleanup import clean_up
+from letta_contract_kit.contract_tests.client import (
+    Client,
+    DeadlineReached,
+    RunBudget,
+    TargetUnreachable,
+    is_loopback,
+)
+from letta_contract_kit.contract_tests.config import SuiteConfig
+from letta_contract_kit.contract_tests.context import Abort, SuiteContext
+from letta_contract_kit.contract_tests.events import (
     Event,
     Listener,
     PhaseFinished,
@@ -27,14 +33,14 @@ from contract_tests.events import (
     SuiteResult,
     SuiteStarted,
 )
-from contract_tests.phases import Phase
-from contract_tests.phases.order import PHASES
-from contract_tests.phases.setup import first_run, probe_target, resolve_agents
-from contract_tests.receiver import CallbackReceiver
-from contract_tests.redaction import Redactor
-from contract_tests.replay import replay_options
-from contract_tests.strategies import BodyStrategies
-from contract_tests.verdicts import Verdicts
+from letta_contract_kit.contract_tests.phases import Phase
+from letta_contract_kit.contract_tests.phases.order import PHASES
+from letta_contract_kit.contract_tests.phases.setup import first_run, probe_target, resolve_agents
+from letta_contract_kit.contract_tests.receiver import CallbackReceiver
+from letta_contract_kit.contract_tests.redaction import Redactor
+from letta_contract_kit.contract_tests.replay import replay_options
+from letta_contract_kit.contract_tests.strategies import BodyStrategies
+from letta_contract_kit.contract_tests.verdicts import Verdicts
 
 
 class Engine:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract_tests.config import SuiteConfig
+from letta_contract_kit.contract_tests.config import SuiteConfig
 
 
 def labelled(config: SuiteConfig, kind: str) -> list[Any]:
@@ -13,7 +13,7 @@ def labelled(config: SuiteConfig, kind: str) -> list[Any]:
     if not config.use_fixtures:
         return []
     try:
-        import fixtures
+        from letta_contract_kit import fixtures
     except ImportError:
         return []
     found: list[Any] = getattr(fixtures, f"{kind}_requests")()

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract_tests.cases import Case
-from contract_tests.checks.registry import Check, Failure
-from contract_tests.client import (
+from letta_contract_kit.contract_tests.cases import Case
+from letta_contract_kit.contract_tests.checks.registry import Check, Failure
+from letta_contract_kit.contract_tests.client import (
     DeadlineReached,
     Exchange,
     RequestTimedOut,
     TargetUnreachable,
 )
-from contract_tests.context import Abort, SuiteContext
-from contract_tests.events import CaseFinished
+from letta_contract_kit.contract_tests.context import Abort, SuiteContext
+from letta_contract_kit.contract_tests.events import CaseFinished
 
 
 def send(ctx: SuiteContext, case: Case, *, spend: bool = False, urgent: bool = False) -> Exchange:

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, reject, seed, setti
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisWarning, Unsatisfiable
 
-from contract_tests.cases import Case
-from contract_tests.client import BudgetExhausted, DeadlineReached
-from contract_tests.context import Abort, SuiteContext
-from contract_tests.exchanges import try_case, violations_in
+from letta_contract_kit.contract_tests.cases import Case
+from letta_contract_kit.contract_tests.client import BudgetExhausted, DeadlineReached
+from letta_contract_kit.contract_tests.context import Abort, SuiteContext
+from letta_contract_kit.contract_tests.exchanges import try_case, violations_in
 
 T = TypeVar("T")
 SHRINK_REQUESTS = 40

@@ -13,9 +13,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contract_tests.strategies import BodyStrategies, Strategy, realistic_text
-from schemas import resolved
-from schemas.contract import MESSAGE_TYPE, REQUEST_FIELDS, tag_of, union_members
+from letta_contract_kit.contract_tests.strategies import BodyStrategies, Strategy, realistic_text
+from letta_contract_kit.schemas import resolved
+from letta_contract_kit.schemas.contract import MESSAGE_TYPE, REQUEST_FIELDS, tag_of, union_members
 
 Mutation = tuple[str, Any]  # (label, body)
 REQUEST = "letta-async-request"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract_tests.cases import Case, listing_case
-from contract_tests.client import Exchange
-from contract_tests.context import SuiteContext
-from contract_tests.exchanges import try_optional
-from contract_tests.observations import ListingProbe, RunTrace
-from contract_tests.runs import retrieve
+from letta_contract_kit.contract_tests.cases import Case, listing_case
+from letta_contract_kit.contract_tests.client import Exchange
+from letta_contract_kit.contract_tests.context import SuiteContext
+from letta_contract_kit.contract_tests.exchanges import try_optional
+from letta_contract_kit.contract_tests.observations import ListingProbe, RunTrace
+from letta_contract_kit.contract_tests.runs import retrieve
 
 LIST_LIMIT = 100
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from contract_tests.cases import Case
-from contract_tests.client import Exchange
+from letta_contract_kit.contract_tests.cases import Case
+from letta_contract_kit.contract_tests.client import Exchange
 
 Source = Literal["create", "retrieve", "list", "cancel"]
 

@@ -142,7 +142,7 @@ def parse_rate(text: str | None) -> float | None:
 
 def config_from(values: dict[str, Any]) -> Any:
     """A SuiteConfig from option values keyed by ``name`` with underscores."""
-    from contract_tests.config import SuiteConfig
+    from letta_contract_kit.contract_tests.config import SuiteConfig
 
     base_url = values.get("base_url")
     if not base_url:

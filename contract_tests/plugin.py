@@ -1,4 +1,4 @@
-"""pytest plugin: ``pytest --pyargs contract_tests --letta-base-url URL``.
+"""pytest plugin: ``pytest --pyargs letta_contract_kit.contract_tests --letta-base-url URL``.
 
 Loaded in every pytest session of anyone who installs the kit, so it only declares its
 options and a fixture; the engine is imported when the fixture is first used.
@@ -12,7 +12,7 @@ import pytest
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    from contract_tests.options import OPTIONS
+    from letta_contract_kit.contract_tests.options import OPTIONS
 
     group = parser.getgroup("letta-contract", "Letta Send Message Async conformance suite")
     for name, kwargs in OPTIONS:
@@ -28,12 +28,12 @@ def letta_contract_result(pytestconfig: pytest.Config) -> Any:
     }
     if not values.get("base_url"):
         pytest.skip("pass --letta-base-url to run the Letta contract suite")
-    from contract_tests.pytest_support import run_for_pytest
+    from letta_contract_kit.contract_tests.pytest_support import run_for_pytest
 
     return run_for_pytest(pytestconfig, values)
 
 
 def _names() -> list[str]:
-    from contract_tests.options import OPTIONS
+    from letta_contract_kit.contract_tests.options import OPTIONS
 
     return [name for name, _ in OPTIONS]

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from contract_tests.cases import Case
-from contract_tests.client import BudgetExhausted, DeadlineReached
-from contract_tests.context import SuiteContext
-from contract_tests.exchanges import try_case
-from schemas import Verdict
+from letta_contract_kit.contract_tests.cases import Case
+from letta_contract_kit.contract_tests.client import BudgetExhausted, DeadlineReached
+from letta_contract_kit.contract_tests.context import SuiteContext
+from letta_contract_kit.contract_tests.exchanges import try_case
+from letta_contract_kit.schemas import Verdict
 
 
 def probe_divergence(ctx: SuiteContext, case: Case, *, keep_expect: bool = False) -> None:

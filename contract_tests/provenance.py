@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from schemas.versions import describe
+from letta_contract_kit.schemas.versions import describe
 
 SERVER_NAME = "Letta 0.16.8"
 

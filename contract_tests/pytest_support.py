@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from contract_tests.engine import run_suite
-from contract_tests.events import Listener, SuiteResult
-from contract_tests.options import config_from
-from contract_tests.reporting import ConsoleReporter, JsonReporter, JUnitReporter
+from letta_contract_kit.contract_tests.engine import run_suite
+from letta_contract_kit.contract_tests.events import Listener, SuiteResult
+from letta_contract_kit.contract_tests.options import config_from
+from letta_contract_kit.contract_tests.reporting import ConsoleReporter, JsonReporter, JUnitReporter
 
 
 def run_for_pytest(pytestconfig: pytest.Config, values: dict[str, Any]) -> SuiteResult:
@@ -19,7 +19,9 @@ def run_for_pytest(pytestconfig: pytest.Config, values: dict[str, Any]) -> Suite
     stream: Any = sys.stderr if pytestconfig.getoption("verbose") > 0 else io.StringIO()
     listeners: list[Listener] = [
         ConsoleReporter(
-            stream, reproduce="pytest --pyargs contract_tests", option_prefix="--letta-"
+            stream,
+            reproduce="pytest --pyargs letta_contract_kit.contract_tests",
+            option_prefix="--letta-",
         )
     ]
     if values.get("junit_xml"):
@@ -30,7 +32,7 @@ def run_for_pytest(pytestconfig: pytest.Config, values: dict[str, Any]) -> Suite
 
 
 def selected_checks(pytestconfig: pytest.Config) -> list[str]:
-    from contract_tests.checks.selection import UnknownCheck, select
+    from letta_contract_kit.contract_tests.checks.selection import UnknownCheck, select
 
     only = pytestconfig.getoption("letta_check") or ()
     skip = pytestconfig.getoption("letta_skip_check") or ()

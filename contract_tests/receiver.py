@@ -10,8 +10,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from contract_tests.observations import CallbackDelivery
-from contract_tests.strategies import TINY_PNG
+from letta_contract_kit.contract_tests.observations import CallbackDelivery
+from letta_contract_kit.contract_tests.strategies import TINY_PNG
 
 IMAGE_PATH = "/images/pixel.png"
 

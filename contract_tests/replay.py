@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from contract_tests.config import SuiteConfig
-from contract_tests.context import Targets
+from letta_contract_kit.contract_tests.config import SuiteConfig
+from letta_contract_kit.contract_tests.context import Targets
 
 # option name -> SuiteConfig field, for the values worth repeating when not the default
 _VALUES = {

@@ -9,8 +9,8 @@ with how many there were in a comment.
 
 from __future__ import annotations
 
-from contract_tests.client import REDACTED, Exchange, SentRequest
-from contract_tests.observations import RunTrace
+from letta_contract_kit.contract_tests.client import REDACTED, Exchange, SentRequest
+from letta_contract_kit.contract_tests.observations import RunTrace
 
 CAPTURE_ID = "python3 -c 'import json, sys; print(json.load(sys.stdin)[\"id\"])'"
 MIN_PAUSE = 0.05  # seconds: shorter gaps are not written as a sleep

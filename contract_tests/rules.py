@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from contract_tests.provenance import Rule, Source, documented, server, shared
-from schemas.loader import raw
-from schemas.versions import DOC_VERSIONS, NEWEST
+from letta_contract_kit.contract_tests.provenance import Rule, Source, documented, server, shared
+from letta_contract_kit.schemas.loader import raw
+from letta_contract_kit.schemas.versions import DOC_VERSIONS, NEWEST
 
 # Section headings of the endpoint's page, by version and by what a schema describes.
 _SECTIONS = {
@@ -308,7 +308,7 @@ ENDS = _rule(
     TERMINAL,
     "run-ends",
     "a run the suite created is seen completed, failed or cancelled within --run-deadline "
-    "(judged on a poll made after the deadline)",
+    "(judged on at least 5 polls in a row, the last made after the deadline)",
     shared(
         "both readings end every run: 001 § Returns › status lists completed, failed and "
         "cancelled as where a run stops"

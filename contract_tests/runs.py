@@ -1,8 +1,10 @@
 """Following a run: polling it, cancelling it, waiting for its callback, judging its trace.
 
-A verdict that a run is stuck, or that its callback is missing, rests on a look taken after
-the deadline passed: a run is polled once more when its deadline is up, so one that ended
-while the suite was busy elsewhere is seen ended.
+A verdict that a run is stuck, or that its callback is missing, rests on looks taken after
+the deadline passed: a run is called stuck only when at least ``STUCK_POLLS`` polls in a row
+showed it active and the last of them was made after its deadline. A suite slowed by a
+loaded machine, which reaches a run only once its deadline is already up, so gives it its
+polls before judging (a server whose runs advance as they are polled ends them then).
 """
 
 from __future__ import annotations
@@ -13,16 +15,17 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
-from contract_tests import reproduce
-from contract_tests.cases import cancel_case, retrieve_case
-from contract_tests.checks.cancel import BARE_CANCELS
-from contract_tests.checks.registry import Check
-from contract_tests.context import SuiteContext
-from contract_tests.exchanges import try_case, try_optional
-from contract_tests.observations import CancelSent, RunTrace
-from schemas.contract import TERMINAL_STATUSES
+from letta_contract_kit.contract_tests import reproduce
+from letta_contract_kit.contract_tests.cases import cancel_case, retrieve_case
+from letta_contract_kit.contract_tests.checks.cancel import BARE_CANCELS
+from letta_contract_kit.contract_tests.checks.registry import Check
+from letta_contract_kit.contract_tests.context import SuiteContext
+from letta_contract_kit.contract_tests.exchanges import try_case, try_optional
+from letta_contract_kit.contract_tests.observations import CancelSent, RunTrace
+from letta_contract_kit.schemas.contract import TERMINAL_STATUSES
 
 CALLBACK_GRACE = 10.0
+STUCK_POLLS = 5
 RECORD_GRACE = 2.0
 
 
@@ -109,16 +112,22 @@ def follow(ctx: SuiteContext, trace: RunTrace, *, judge: bool = True) -> None:
     """Poll the run to its end (and past it, for cancels and callbacks), then judge it."""
     deadline = trace.started + ctx.config.run_deadline
     interval = ctx.config.poll_interval
+    polls = 0
     while not ctx.out_of_time():
         polled_at = time.monotonic()
         retrieve(ctx, trace)
-        if terminal(trace) or polled_at >= deadline:
+        polls += 1
+        if terminal(trace) or (polled_at >= deadline and polls >= STUCK_POLLS):
             break
         time.sleep(interval)
     if not terminal(trace):
-        # Stuck only if the last look was taken after the deadline (not cut short by the
-        # suite's own overall deadline).
-        trace.gave_up = bool(trace.observations) and trace.observations[-1].at >= deadline
+        # Stuck only if it was polled enough and the last look was taken after the deadline
+        # (not cut short by the suite's own overall deadline).
+        trace.gave_up = (
+            polls >= STUCK_POLLS
+            and bool(trace.observations)
+            and trace.observations[-1].at >= deadline
+        )
     else:
         if trace.cancels:
             _settle(ctx, trace)

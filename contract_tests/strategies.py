@@ -16,9 +16,9 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from contract_tests import hypothesis_compat
-from schemas import resolved
-from schemas.contract import (
+from letta_contract_kit.contract_tests import hypothesis_compat
+from letta_contract_kit.schemas import resolved
+from letta_contract_kit.schemas.contract import (
     MESSAGE_TYPE,
     REQUEST_FIELDS,
     tag_of,

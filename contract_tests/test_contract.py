@@ -1,4 +1,4 @@
-"""The suite as pytest tests: one per check (``pytest --pyargs contract_tests --letta-...``)."""
+"""The suite as pytest tests: one per check (``pytest --pyargs letta_contract_kit.contract_tests --letta-...``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "letta_check" in metafunc.fixturenames:
         if metafunc.config.getoption("letta_base_url", None):
-            from contract_tests.pytest_support import selected_checks
+            from letta_contract_kit.contract_tests.pytest_support import selected_checks
 
             names = selected_checks(metafunc.config)
         else:
@@ -25,7 +25,7 @@ def test_target_usable(letta_contract_result: Any) -> None:
 
 
 def test_check(letta_contract_result: Any, letta_check: str) -> None:
-    from contract_tests.reporting.junit import _details
+    from letta_contract_kit.contract_tests.reporting.junit import _details
 
     found = [v for v in letta_contract_result.violations if v.check == letta_check]
     if found:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from contract_tests.cases import Case, divergence_why, problems_text
-from contract_tests.checks.registry import Check, Failure
-from contract_tests.client import Exchange
-from contract_tests.events import (
+from letta_contract_kit.contract_tests.cases import Case, divergence_why, problems_text
+from letta_contract_kit.contract_tests.checks.registry import Check, Failure
+from letta_contract_kit.contract_tests.client import Exchange
+from letta_contract_kit.contract_tests.events import (
     Divergence,
     DivergenceFound,
     Event,
@@ -20,7 +20,7 @@ from contract_tests.events import (
     Violation,
     ViolationFound,
 )
-from schemas import Verdict
+from letta_contract_kit.schemas import Verdict
 
 FINDINGS_PER_KIND = 20
 

@@ -1,6 +1,6 @@
 """A stateful mock of Letta's Send Message Async endpoint and the runs it starts.
 
->>> from mockserver import MockConfig, MockServer
+>>> from letta_contract_kit.mockserver import MockConfig, MockServer
 >>> with MockServer(MockConfig(clock="per-poll")) as mock:
 ...     print(mock.base_url, mock.agent_id)
 
@@ -13,17 +13,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mockserver.app import create_app
-    from mockserver.config import MockConfig, Timings
-    from mockserver.server import MockServer
+    from letta_contract_kit.mockserver.app import create_app
+    from letta_contract_kit.mockserver.config import MockConfig, Timings
+    from letta_contract_kit.mockserver.server import MockServer
 
 __all__ = ["MockConfig", "MockServer", "Timings", "create_app"]
 
 _WHERE = {
-    "MockConfig": "mockserver.config",
-    "Timings": "mockserver.config",
-    "MockServer": "mockserver.server",
-    "create_app": "mockserver.app",
+    "MockConfig": "letta_contract_kit.mockserver.config",
+    "Timings": "letta_contract_kit.mockserver.config",
+    "MockServer": "letta_contract_kit.mockserver.server",
+    "create_app": "letta_contract_kit.mockserver.app",
 }
 
 
@@ -32,4 +32,4 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'mockserver' has no attribute {name!r}")
+    raise AttributeError(f"module 'letta_contract_kit.mockserver' has no attribute {name!r}")

@@ -1,5 +1,5 @@
-"""``python -m mockserver``: the same as ``letta-mock``."""
+"""``python -m letta_contract_kit.mockserver``: the same as ``letta-mock``."""
 
-from mockserver.cli import main
+from letta_contract_kit.mockserver.cli import main
 
 raise SystemExit(main())

@@ -16,18 +16,18 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.response import Response as AnyResponse
 
-from mockserver.config import MockConfig
-from mockserver.errors import ApiError, with_path_id_examples, with_string_detail
-from mockserver.faults import FAULT_HEADER, Fault, FaultError, FaultPlan
-from mockserver.journal import RECORDED_HEADERS, Journal, JournalEntry
-from mockserver.routes.admin import admin
-from mockserver.routes.agents import agents
-from mockserver.routes.common import EXTENSION, current_request
-from mockserver.routes.health import health
-from mockserver.routes.runs import runs
-from mockserver.service import MockService
+from letta_contract_kit.mockserver.config import MockConfig
+from letta_contract_kit.mockserver.errors import ApiError, with_path_id_examples, with_string_detail
+from letta_contract_kit.mockserver.faults import FAULT_HEADER, Fault, FaultError, FaultPlan
+from letta_contract_kit.mockserver.journal import RECORDED_HEADERS, Journal, JournalEntry
+from letta_contract_kit.mockserver.routes.admin import admin
+from letta_contract_kit.mockserver.routes.agents import agents
+from letta_contract_kit.mockserver.routes.common import EXTENSION, current_request
+from letta_contract_kit.mockserver.routes.health import health
+from letta_contract_kit.mockserver.routes.runs import runs
+from letta_contract_kit.mockserver.service import MockService
 
-log = logging.getLogger("mockserver")
+log = logging.getLogger("letta_contract_kit.mockserver")
 
 API_PREFIX = "/v1"
 ADMIN_PREFIX = "/_mock"
@@ -164,7 +164,7 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
     """A Flask app serving the mock. Pass a config, or an already built service."""
     svc = service if service is not None else MockService(config or MockConfig())
     cfg = svc.config
-    app = MockFlask("mockserver")
+    app = MockFlask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
     # One byte more than allowed, so that a body streamed without Content-Length (chunked)

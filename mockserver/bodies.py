@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Request
 
-from mockserver.errors import detail, invalid_at
+from letta_contract_kit.mockserver.errors import detail, invalid_at
 
 JSON_TYPES = "application/json (any charset) or application/*+json"
 MAX_DEPTH = 64

@@ -8,12 +8,12 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from mockserver.callback_url import Refused, judge
-from mockserver.clock import rfc3339
-from mockserver.compat import DEFAULT_PROFILE, Quirks, resolve
-from mockserver.conversation import RunOutput, shaped, visible
-from mockserver.records import RunRecord
-from schemas.contract import tag_of
+from letta_contract_kit.mockserver.callback_url import Refused, judge
+from letta_contract_kit.mockserver.clock import rfc3339
+from letta_contract_kit.mockserver.compat import DEFAULT_PROFILE, Quirks, resolve
+from letta_contract_kit.mockserver.conversation import RunOutput, shaped, visible
+from letta_contract_kit.mockserver.records import RunRecord
+from letta_contract_kit.schemas.contract import tag_of
 
 Stamp = Callable[[float], str]
 Output = Callable[[RunRecord], RunOutput]

@@ -7,8 +7,8 @@ import sys
 from dataclasses import fields, replace
 from typing import Any
 
-from mockserver.compat import COMPAT_PROFILE, QUIRK_NAMES, quirk_table
-from mockserver.config import (
+from letta_contract_kit.mockserver.compat import COMPAT_PROFILE, QUIRK_NAMES, quirk_table
+from letta_contract_kit.mockserver.config import (
     CLOCK_MODES,
     DEFAULT_THREADS,
     PROFILES,
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"letta-mock: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    from mockserver.server import serve
+    from letta_contract_kit.mockserver.server import serve
 
     try:
         serve(config)

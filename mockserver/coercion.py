@@ -18,9 +18,9 @@ from typing import Any
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 
-from schemas.contract import LAX_TRUE_VALUES
-from schemas.loader import Schema, name_of, raw, registry, resolved, schema, uri
-from schemas.validation import Problem
+from letta_contract_kit.schemas.contract import LAX_TRUE_VALUES
+from letta_contract_kit.schemas.loader import Schema, name_of, raw, registry, resolved, schema, uri
+from letta_contract_kit.schemas.validation import Problem
 
 LAX_INTEGER = "lax-integer"
 LAX_BOOLEAN = "lax-boolean"

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from mockserver.compat import PROFILE_QUIRKS, Quirks, resolve, unknown_quirks
-from mockserver.faults import FaultError, parse_fault
-from mockserver.scenarios import ScenarioError, parse_scenario
-from schemas.contract import AGENT_ID
+from letta_contract_kit.mockserver.compat import PROFILE_QUIRKS, Quirks, resolve, unknown_quirks
+from letta_contract_kit.mockserver.faults import FaultError, parse_fault
+from letta_contract_kit.mockserver.scenarios import ScenarioError, parse_scenario
+from letta_contract_kit.schemas.contract import AGENT_ID
 
 ClockMode = Literal["wall", "virtual", "per-poll"]
 StoreKind = Literal["memory", "sqlite", "lmdb"]

@@ -13,10 +13,16 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockserver.clock import rfc3339_seconds
-from mockserver.scenarios import Scenario
-from schemas.contract import RUN_STATUS, STOP_REASON, fields, tag_of, union_members
-from schemas.loader import raw
+from letta_contract_kit.mockserver.clock import rfc3339_seconds
+from letta_contract_kit.mockserver.scenarios import Scenario
+from letta_contract_kit.schemas.contract import (
+    RUN_STATUS,
+    STOP_REASON,
+    fields,
+    tag_of,
+    union_members,
+)
+from letta_contract_kit.schemas.loader import raw
 
 MESSAGE_SCHEMAS: dict[str, str] = {
     tag_of(name, "message_type"): name for name in union_members("letta-message")

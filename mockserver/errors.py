@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from schemas.loader import raw
-from schemas.validation import Problem
+from letta_contract_kit.schemas.loader import raw
+from letta_contract_kit.schemas.validation import Problem
 
 
 class ApiError(Exception):

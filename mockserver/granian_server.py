@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mockserver.config import MockConfig
+from letta_contract_kit.mockserver.config import MockConfig
 
 # prctl(2): deliver a signal to this process when its parent dies (Linux).
 PR_SET_PDEATHSIG = 1

@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from mockserver.clock import rfc3339
+from letta_contract_kit.mockserver.clock import rfc3339
 
 BODY_PREVIEW = 4096
 RECORDED_HEADERS = (

@@ -16,13 +16,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mockserver.clock import naive_utc, rfc3339
-from mockserver.compat import DEFAULT_PROFILE, Quirks, resolve
-from mockserver.config import Timings
-from mockserver.conversation import RunOutput, failure_text, planned_steps, run_output
-from mockserver.records import Phase, RunRecord
-from mockserver.scenarios import Scenario, parse_scenario
-from schemas.contract import RUN_STATUS, STATUS_RANK, STOP_REASON
+from letta_contract_kit.mockserver.clock import naive_utc, rfc3339
+from letta_contract_kit.mockserver.compat import DEFAULT_PROFILE, Quirks, resolve
+from letta_contract_kit.mockserver.config import Timings
+from letta_contract_kit.mockserver.conversation import (
+    RunOutput,
+    failure_text,
+    planned_steps,
+    run_output,
+)
+from letta_contract_kit.mockserver.records import Phase, RunRecord
+from letta_contract_kit.mockserver.scenarios import Scenario, parse_scenario
+from letta_contract_kit.schemas.contract import RUN_STATUS, STATUS_RANK, STOP_REASON
 
 FIRST_TOKEN_SHARE = 0.25
 

@@ -1,7 +1,7 @@
 """pytest plugin: a ``letta_mock`` fixture (one server per session, reset before each test).
 
-Registered through the ``pytest11`` entry point ``letta_mock = "mockserver.plugin"``, or with
-``pytest_plugins = ["mockserver.plugin"]`` in a conftest. Options (all ``--letta-mock-...``)
+Registered through the ``pytest11`` entry point ``letta_mock = "letta_contract_kit.mockserver.plugin"``, or with
+``pytest_plugins = ["letta_contract_kit.mockserver.plugin"]`` in a conftest. Options (all ``--letta-mock-...``)
 and the matching environment variables configure the session's server; override the
 ``letta_mock_config`` fixture for anything else.
 """
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from mockserver.config import MockConfig
-    from mockserver.server import MockServer
+    from letta_contract_kit.mockserver.config import MockConfig
+    from letta_contract_kit.mockserver.server import MockServer
 
 OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("clock", "LETTA_MOCK_CLOCK", "per-poll"),
@@ -49,7 +49,11 @@ def _option(config: pytest.Config, name: str) -> str:
 @pytest.fixture(scope="session")
 def letta_mock_config(pytestconfig: pytest.Config) -> MockConfig:
     """The session server's configuration; override this fixture to change it."""
-    from mockserver.config import MockConfig, config_from_mapping, load_config_file
+    from letta_contract_kit.mockserver.config import (
+        MockConfig,
+        config_from_mapping,
+        load_config_file,
+    )
 
     path = _option(pytestconfig, "config")
     base = load_config_file(path) if path else MockConfig()
@@ -72,7 +76,7 @@ def split_quirks(text: str) -> tuple[list[str], list[str]]:
 
 @pytest.fixture(scope="session")
 def letta_mock_server(letta_mock_config: MockConfig) -> Iterator[MockServer]:
-    from mockserver.server import MockServer
+    from letta_contract_kit.mockserver.server import MockServer
 
     with MockServer(letta_mock_config) as server:
         yield server

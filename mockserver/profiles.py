@@ -25,10 +25,10 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from mockserver.compat import Quirks
-from mockserver.conversation import input_messages, item_kind
-from schemas.contract import tag_of
-from schemas.validation import Problem
+from letta_contract_kit.mockserver.compat import Quirks
+from letta_contract_kit.mockserver.conversation import input_messages, item_kind
+from letta_contract_kit.schemas.contract import tag_of
+from letta_contract_kit.schemas.validation import Problem
 
 RequestCheck = Callable[[dict[str, Any]], list[Problem]]
 

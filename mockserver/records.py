@@ -7,7 +7,7 @@ import marshal
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.contract import TERMINAL_STATUSES
+from letta_contract_kit.schemas.contract import TERMINAL_STATUSES
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from schemas.contract import RUN_STATUS, STOP_REASON
+from letta_contract_kit.schemas.contract import RUN_STATUS, STOP_REASON
 
 SCENARIO_HEADER = "X-Letta-Mock-Scenario"
 KINDS = ("succeed", "tools", "fail", "stop", "slow", "never")

@@ -13,14 +13,18 @@ from typing import Any
 from waitress.channel import HTTPChannel
 from waitress.trigger import trigger
 
-from mockserver.app import create_app
-from mockserver.config import MockConfig
-from mockserver.conversation import new_id
-from mockserver.granian_server import announce_when_accepting, free_port, serve_granian
-from mockserver.journal import JournalFilter
-from mockserver.routes.admin import journal as _journal
-from mockserver.service import MockService, open_store
-from mockserver.waitress_json import bound_port, create_json_server
+from letta_contract_kit.mockserver.app import create_app
+from letta_contract_kit.mockserver.config import MockConfig
+from letta_contract_kit.mockserver.conversation import new_id
+from letta_contract_kit.mockserver.granian_server import (
+    announce_when_accepting,
+    free_port,
+    serve_granian,
+)
+from letta_contract_kit.mockserver.journal import JournalFilter
+from letta_contract_kit.mockserver.routes.admin import journal as _journal
+from letta_contract_kit.mockserver.service import MockService, open_store
+from letta_contract_kit.mockserver.waitress_json import bound_port, create_json_server
 
 READY_TIMEOUT = 5.0
 LOOP_TIMEOUT = 0.05

@@ -14,10 +14,10 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any
 
-from mockserver.callbacks import CallbackDispatcher, CallbackOutcome
-from mockserver.clock import Clock, VirtualClock, WallClock, rfc3339
-from mockserver.config import MockConfig
-from mockserver.conversation import (
+from letta_contract_kit.mockserver.callbacks import CallbackDispatcher, CallbackOutcome
+from letta_contract_kit.mockserver.clock import Clock, VirtualClock, WallClock, rfc3339
+from letta_contract_kit.mockserver.config import MockConfig
+from letta_contract_kit.mockserver.conversation import (
     MODEL,
     ORGANIZATION_ID,
     new_id,
@@ -25,15 +25,15 @@ from mockserver.conversation import (
     tools_used,
     visible,
 )
-from mockserver.lifecycle import RunLifecycle
-from mockserver.profiles import background_error, takes_no_step
-from mockserver.records import RunRecord
-from mockserver.scenarios import Scenario, parse_scenario, parse_scenarios
-from mockserver.store.base import Store
-from mockserver.store.lmdb import LmdbStore
-from mockserver.store.memory import MemoryStore
-from mockserver.store.sqlite import SqliteStore
-from schemas.contract import (
+from letta_contract_kit.mockserver.lifecycle import RunLifecycle
+from letta_contract_kit.mockserver.profiles import background_error, takes_no_step
+from letta_contract_kit.mockserver.records import RunRecord
+from letta_contract_kit.mockserver.scenarios import Scenario, parse_scenario, parse_scenarios
+from letta_contract_kit.mockserver.store.base import Store
+from letta_contract_kit.mockserver.store.lmdb import LmdbStore
+from letta_contract_kit.mockserver.store.memory import MemoryStore
+from letta_contract_kit.mockserver.store.sqlite import SqliteStore
+from letta_contract_kit.schemas.contract import (
     REQUEST_CONFIG_FIELDS,
     RUN_STATUS,
     STOP_REASON,
@@ -41,7 +41,7 @@ from schemas.contract import (
     initial_values,
 )
 
-log = logging.getLogger("mockserver")
+log = logging.getLogger("letta_contract_kit.mockserver")
 
 QUEUE_KEY = "scenario_queue"
 CLOCK_KEY = "virtual_now"

@@ -37,7 +37,7 @@ from waitress.utilities import (
     ServerNotImplemented,
 )
 
-from mockserver.config import MockConfig
+from letta_contract_kit.mockserver.config import MockConfig
 
 IDENT = "letta-mock"
 # Descriptors kept free of client connections: the store, logs, callbacks, the trigger.

@@ -3,9 +3,18 @@
 The schema files beside this module are the single source of truth of the kit.
 """
 
-from schemas.loader import READINGS, Reading, names, raw, registry, resolved, schema, uri
-from schemas.readings import Classification, Verdict, classify
-from schemas.validation import ContractValidator, Problem, validator
+from letta_contract_kit.schemas.loader import (
+    READINGS,
+    Reading,
+    names,
+    raw,
+    registry,
+    resolved,
+    schema,
+    uri,
+)
+from letta_contract_kit.schemas.readings import Classification, Verdict, classify
+from letta_contract_kit.schemas.validation import ContractValidator, Problem, validator
 
 __all__ = [
     "READINGS",

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-from schemas.loader import Reading, raw, schema
+from letta_contract_kit.schemas.loader import Reading, raw, schema
 
 
 class EnumValues:
@@ -115,7 +115,7 @@ def tag_of(name: str, prop: str = "type") -> str:
 
 def union_members(name: str, reading: Reading = "documented") -> tuple[str, ...]:
     """The schema names a union (``oneOf``/``anyOf`` of ``$ref``s) is made of."""
-    from schemas.loader import name_of
+    from letta_contract_kit.schemas.loader import name_of
 
     document = schema(name, reading)
     branches = document.get("oneOf") or document.get("anyOf") or []

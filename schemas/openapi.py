@@ -10,8 +10,8 @@ import copy
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from schemas.loader import Schema, name_of, names, raw
-from schemas.versions import NEWEST, describe
+from letta_contract_kit.schemas.loader import Schema, name_of, names, raw
+from letta_contract_kit.schemas.versions import NEWEST, describe
 
 JSON = "application/json"
 

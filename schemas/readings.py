@@ -11,8 +11,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from schemas.loader import READINGS, Reading
-from schemas.validation import Problem, validator
+from letta_contract_kit.schemas.loader import READINGS, Reading
+from letta_contract_kit.schemas.validation import Problem, validator
 
 
 class Verdict(StrEnum):

@@ -17,7 +17,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
-from schemas.loader import Reading, Schema, name_of, registry, resolved, schema
+from letta_contract_kit.schemas.loader import Reading, Schema, name_of, registry, resolved, schema
 
 Location = tuple[str | int, ...]
 

@@ -1,6 +1,12 @@
-"""Named checks, registered by decorator (:mod:`contract_tests.checks.registry`); every check
-of the suite, and choosing among them: :mod:`contract_tests.checks.selection`."""
+"""Named checks, registered by decorator (:mod:`letta_contract_kit.contract_tests.checks.registry`); every check
+of the suite, and choosing among them: :mod:`letta_contract_kit.contract_tests.checks.selection`."""
 
-from contract_tests.checks.registry import REGISTRY, Check, CheckContext, Failure, check
+from letta_contract_kit.contract_tests.checks.registry import (
+    REGISTRY,
+    Check,
+    CheckContext,
+    Failure,
+    check,
+)
 
 __all__ = ["REGISTRY", "Check", "CheckContext", "Failure", "check"]

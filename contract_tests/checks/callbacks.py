@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from contract_tests import rules as R
-from contract_tests.checks.registry import CheckContext, Failure, check
-from contract_tests.observations import RunTrace
-from schemas import validator
-from schemas.contract import RUN_STATUS, TERMINAL_STATUSES
+from letta_contract_kit.contract_tests import rules as R
+from letta_contract_kit.contract_tests.checks.registry import CheckContext, Failure, check
+from letta_contract_kit.contract_tests.observations import RunTrace
+from letta_contract_kit.schemas import validator
+from letta_contract_kit.schemas.contract import RUN_STATUS, TERMINAL_STATUSES
 
 RECEIVER_STATUS = 200  # what the suite's receiver answers every callback with
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from contract_tests import rules as R
-from contract_tests.cases import Case
-from contract_tests.checks.registry import CheckContext, Failure, check
-from contract_tests.checks.status import status_failures
-from contract_tests.client import Exchange
-from contract_tests.observations import RunTrace
-from schemas.contract import RUN_STATUS, TERMINAL_STATUSES
+from letta_contract_kit.contract_tests import rules as R
+from letta_contract_kit.contract_tests.cases import Case
+from letta_contract_kit.contract_tests.checks.registry import CheckContext, Failure, check
+from letta_contract_kit.contract_tests.checks.status import status_failures
+from letta_contract_kit.contract_tests.client import Exchange
+from letta_contract_kit.contract_tests.observations import RunTrace
+from letta_contract_kit.schemas.contract import RUN_STATUS, TERMINAL_STATUSES
 
 BYSTANDER = "bystander"  # a run of the second agent while the first got a bare cancel
 BARE_CANCELS = "bare_cancels"  # notes: agent id -> times the suite sent it a bare cancel

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from contract_tests import rules as R
-from contract_tests.cases import Case
-from contract_tests.checks.registry import CheckContext, Failure, check
-from contract_tests.checks.shape import runs_in
-from contract_tests.client import Exchange
-from contract_tests.provenance import Rule
-from schemas.contract import MESSAGE_TYPE, RUN_STATUS, STOP_REASON, EnumValues
-from schemas.versions import DOC_VERSIONS, NEWEST, describe
+from letta_contract_kit.contract_tests import rules as R
+from letta_contract_kit.contract_tests.cases import Case
+from letta_contract_kit.contract_tests.checks.registry import CheckContext, Failure, check
+from letta_contract_kit.contract_tests.checks.shape import runs_in
+from letta_contract_kit.contract_tests.client import Exchange
+from letta_contract_kit.contract_tests.provenance import Rule
+from letta_contract_kit.schemas.contract import MESSAGE_TYPE, RUN_STATUS, STOP_REASON, EnumValues
+from letta_contract_kit.schemas.versions import DOC_VERSIONS, NEWEST, describe
 
 
 def _refused(exchange: Exchange, case: Case, owner: str, rule: Rule) -> Iterator[Failure]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from contract_tests import rules as R
-from contract_tests.checks.registry import CheckContext, Failure, check
-from contract_tests.observations import RunTrace, parse_time
-from schemas.contract import RUN_STATUS, STATUS_RANK, TERMINAL_STATUSES
+from letta_contract_kit.contract_tests import rules as R
+from letta_contract_kit.contract_tests.checks.registry import CheckContext, Failure, check
+from letta_contract_kit.contract_tests.observations import RunTrace, parse_time
+from letta_contract_kit.schemas.contract import RUN_STATUS, STATUS_RANK, TERMINAL_STATUSES
 
 LIFECYCLE = ("lifecycle",)
 SLACK_SECONDS = 1.0
@@ -16,7 +16,7 @@ SLACK_SECONDS = 1.0
 @check(
     "run_reaches_terminal",
     "Every run the suite creates is seen completed, failed or cancelled within the deadline "
-    "(judged on a poll made after it).",
+    "(judged on at least 5 polls in a row, the last made after it).",
     kind="run",
     phases=LIFECYCLE,
 )

@@ -14,13 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from contract_tests import rules as R
-from contract_tests.cases import LIST_PATH, Case
-from contract_tests.checks.registry import CheckContext, Failure, check
-from contract_tests.checks.status import status_failures
-from contract_tests.client import Exchange
-from contract_tests.observations import RunTrace, parse_time
-from schemas.contract import RUN_FIELDS, RUN_STATUS, STOP_REASON, TERMINAL_STATUSES
+from letta_contract_kit.contract_tests import rules as R
+from letta_contract_kit.contract_tests.cases import LIST_PATH, Case
+from letta_contract_kit.contract_tests.checks.registry import CheckContext, Failure, check
+from letta_contract_kit.contract_tests.checks.status import status_failures
+from letta_contract_kit.contract_tests.client import Exchange
+from letta_contract_kit.contract_tests.observations import RunTrace, parse_time
+from letta_contract_kit.schemas.contract import (
+    RUN_FIELDS,
+    RUN_STATUS,
+    STOP_REASON,
+    TERMINAL_STATUSES,
+)
 
 KNOWLEDGE = "listing"
 # Fields a run is created with and never changes: they must agree wherever the run is shown.

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from contract_tests.provenance import Rule
+from letta_contract_kit.contract_tests.provenance import Rule
 
 if TYPE_CHECKING:
-    from contract_tests.cases import Case
-    from contract_tests.client import Exchange
-    from contract_tests.config import SuiteConfig
-    from contract_tests.observations import RunTrace
+    from letta_contract_kit.contract_tests.cases import Case
+    from letta_contract_kit.contract_tests.client import Exchange
+    from letta_contract_kit.contract_tests.config import SuiteConfig
+    from letta_contract_kit.contract_tests.observations import RunTrace
 
 Kind = Literal["response", "run"]
 
@@ -64,7 +64,7 @@ class Check:
 
     @property
     def rules(self) -> tuple[Rule, ...]:
-        from contract_tests.rules import catalogue
+        from letta_contract_kit.contract_tests.rules import catalogue
 
         return catalogue().get(self.name, ())
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from contract_tests.checks import (  # noqa: F401 (each module registers its checks)
+from letta_contract_kit.contract_tests.checks import (  # noqa: F401 (each module registers its checks)
     callbacks,
     cancel,
     enums,
@@ -17,7 +17,7 @@ from contract_tests.checks import (  # noqa: F401 (each module registers its che
     shape,
     status,
 )
-from contract_tests.checks.registry import REGISTRY, Check
+from letta_contract_kit.contract_tests.checks.registry import REGISTRY, Check
 
 _ORDER = ("status", "shape", "enums", "lifecycle", "listing", "cancel", "callbacks")
 

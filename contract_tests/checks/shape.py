@@ -6,16 +6,16 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-from contract_tests import rules as R
-from contract_tests.cases import LIST_PATH, Case
-from contract_tests.checks.registry import CheckContext, Failure, check
-from contract_tests.client import Exchange
-from contract_tests.observations import parse_time
-from contract_tests.provenance import Rule
-from contract_tests.rules import schema_source
-from schemas import validator
-from schemas.contract import REQUEST_CONFIG_FIELDS, RUN_FIELDS, defaults
-from schemas.loader import raw
+from letta_contract_kit.contract_tests import rules as R
+from letta_contract_kit.contract_tests.cases import LIST_PATH, Case
+from letta_contract_kit.contract_tests.checks.registry import CheckContext, Failure, check
+from letta_contract_kit.contract_tests.client import Exchange
+from letta_contract_kit.contract_tests.observations import parse_time
+from letta_contract_kit.contract_tests.provenance import Rule
+from letta_contract_kit.contract_tests.rules import schema_source
+from letta_contract_kit.schemas import validator
+from letta_contract_kit.schemas.contract import REQUEST_CONFIG_FIELDS, RUN_FIELDS, defaults
+from letta_contract_kit.schemas.loader import raw
 
 # Locations other checks own, so one departure is reported by one check.
 OWNED: dict[tuple[str, ...], str] = {

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from contract_tests import rules as R
-from contract_tests.cases import Case
-from contract_tests.checks.registry import CheckContext, Failure, check
-from contract_tests.client import Exchange
+from letta_contract_kit.contract_tests import rules as R
+from letta_contract_kit.contract_tests.cases import Case
+from letta_contract_kit.contract_tests.checks.registry import CheckContext, Failure, check
+from letta_contract_kit.contract_tests.client import Exchange
 
 OWNED_BY_COVERAGE = (R.UNION, R.ENUMS)
 

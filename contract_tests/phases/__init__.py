@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from contract_tests.context import SuiteContext
+from letta_contract_kit.contract_tests.context import SuiteContext
 
 
 @dataclass(frozen=True)

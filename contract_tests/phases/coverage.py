@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract_tests import rules as R
-from contract_tests.boundaries import (
+from letta_contract_kit.contract_tests import rules as R
+from letta_contract_kit.contract_tests.boundaries import (
     AGENT_BASE,
     AGENT_PREFIXES,
     EXTRA_AGENT_IDS,
@@ -28,7 +28,7 @@ from contract_tests.boundaries import (
     pack,
     with_steps,
 )
-from contract_tests.cases import (
+from letta_contract_kit.contract_tests.cases import (
     CLIENT_ERROR,
     REQUEST,
     SUCCESS,
@@ -42,14 +42,14 @@ from contract_tests.cases import (
     unknown_agent_case,
     unknown_run_case,
 )
-from contract_tests.client import BudgetExhausted
-from contract_tests.context import SuiteContext
-from contract_tests.exchanges import try_case
-from contract_tests.phases import Phase, response_checks_on
-from contract_tests.probes import probe_divergence
-from contract_tests.rules import schema_source
-from contract_tests.strategies import ID_MUTATIONS, wrong_prefix
-from schemas import Verdict, classify
+from letta_contract_kit.contract_tests.client import BudgetExhausted
+from letta_contract_kit.contract_tests.context import SuiteContext
+from letta_contract_kit.contract_tests.exchanges import try_case
+from letta_contract_kit.contract_tests.phases import Phase, response_checks_on
+from letta_contract_kit.contract_tests.probes import probe_divergence
+from letta_contract_kit.contract_tests.rules import schema_source
+from letta_contract_kit.contract_tests.strategies import ID_MUTATIONS, wrong_prefix
+from letta_contract_kit.schemas import Verdict, classify
 
 
 def element(kind: str, name: str) -> str:
@@ -138,7 +138,7 @@ def _cites(b: Boundary) -> Any:
 
 
 def _schema_name(title: str) -> str:
-    from schemas.loader import names, raw
+    from letta_contract_kit.schemas.loader import names, raw
 
     for name in names():
         if raw(name).get("title") == title:

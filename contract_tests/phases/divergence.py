@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from contract_tests import rules as R
-from contract_tests.cases import SUCCESS, Case, expect, positive_case
-from contract_tests.context import SuiteContext
-from contract_tests.examples import labelled
-from contract_tests.phases import Phase, lifecycle_checks_on, response_checks_on
-from contract_tests.probes import probe_divergence
-from contract_tests.runs import follow, look_again
+from letta_contract_kit.contract_tests import rules as R
+from letta_contract_kit.contract_tests.cases import SUCCESS, Case, expect, positive_case
+from letta_contract_kit.contract_tests.context import SuiteContext
+from letta_contract_kit.contract_tests.examples import labelled
+from letta_contract_kit.contract_tests.phases import Phase, lifecycle_checks_on, response_checks_on
+from letta_contract_kit.contract_tests.probes import probe_divergence
+from letta_contract_kit.contract_tests.runs import follow, look_again
 
 
 # The documentation (001) marks these tags optional in so many words; a body that leaves them

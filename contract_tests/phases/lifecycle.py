@@ -31,16 +31,23 @@ from hypothesis.stateful import (
     rule,
 )
 
-from contract_tests import rules as R
-from contract_tests.cases import ANY_ANSWER, cancel_case, expect, positive_case
-from contract_tests.checks.cancel import BYSTANDER
-from contract_tests.client import BudgetExhausted, DeadlineReached
-from contract_tests.context import Abort, SuiteContext
-from contract_tests.exchanges import try_case, try_optional
-from contract_tests.listings import compare_listing
-from contract_tests.observations import RunTrace
-from contract_tests.phases import Phase, lifecycle_checks_on
-from contract_tests.runs import cancel, follow, judge_trace, look_again, retrieve, terminal
+from letta_contract_kit.contract_tests import rules as R
+from letta_contract_kit.contract_tests.cases import ANY_ANSWER, cancel_case, expect, positive_case
+from letta_contract_kit.contract_tests.checks.cancel import BYSTANDER
+from letta_contract_kit.contract_tests.client import BudgetExhausted, DeadlineReached
+from letta_contract_kit.contract_tests.context import Abort, SuiteContext
+from letta_contract_kit.contract_tests.exchanges import try_case, try_optional
+from letta_contract_kit.contract_tests.listings import compare_listing
+from letta_contract_kit.contract_tests.observations import RunTrace
+from letta_contract_kit.contract_tests.phases import Phase, lifecycle_checks_on
+from letta_contract_kit.contract_tests.runs import (
+    cancel,
+    follow,
+    judge_trace,
+    look_again,
+    retrieve,
+    terminal,
+)
 
 LONG_BODY = {"input": "Please write a long, detailed plan for my week.", "max_steps": 2}
 SHORT_BODY = {"input": "Ping me when you are done, thanks!", "max_steps": 1}

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import uuid
 
-from contract_tests import rules as R
-from contract_tests.cases import ANY_ANSWER, CLIENT_ERROR, expect, listing_case
-from contract_tests.checks.listing import KNOWLEDGE, ListingKnowledge, paging_failures
-from contract_tests.checks.selection import all_checks
-from contract_tests.context import SuiteContext
-from contract_tests.listings import compare_listing, list_runs
-from contract_tests.phases import Phase
-from contract_tests.runs import judge_trace
-from schemas.contract import RUN_STATUS, STOP_REASON
+from letta_contract_kit.contract_tests import rules as R
+from letta_contract_kit.contract_tests.cases import ANY_ANSWER, CLIENT_ERROR, expect, listing_case
+from letta_contract_kit.contract_tests.checks.listing import (
+    KNOWLEDGE,
+    ListingKnowledge,
+    paging_failures,
+)
+from letta_contract_kit.contract_tests.checks.selection import all_checks
+from letta_contract_kit.contract_tests.context import SuiteContext
+from letta_contract_kit.contract_tests.listings import compare_listing, list_runs
+from letta_contract_kit.contract_tests.phases import Phase
+from letta_contract_kit.contract_tests.runs import judge_trace
+from letta_contract_kit.schemas.contract import RUN_STATUS, STOP_REASON
 
 MAX_LIMIT = 1000
 PAGE = 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract_tests.cases import (
+from letta_contract_kit.contract_tests.cases import (
     Case,
     id_verdict,
     malformed_agent_case,
@@ -14,15 +14,15 @@ from contract_tests.cases import (
     unknown_agent_case,
     unknown_run_case,
 )
-from contract_tests.context import SuiteContext
-from contract_tests.examples import labelled
-from contract_tests.exchanges import try_case
-from contract_tests.explore import explore
-from contract_tests.families import negative_families
-from contract_tests.phases import Phase, response_checks_on
-from contract_tests.probes import probe_divergence
-from contract_tests.strategies import agent_ids, mutated_ids, run_ids
-from schemas import Verdict
+from letta_contract_kit.contract_tests.context import SuiteContext
+from letta_contract_kit.contract_tests.examples import labelled
+from letta_contract_kit.contract_tests.exchanges import try_case
+from letta_contract_kit.contract_tests.explore import explore
+from letta_contract_kit.contract_tests.families import negative_families
+from letta_contract_kit.contract_tests.phases import Phase, response_checks_on
+from letta_contract_kit.contract_tests.probes import probe_divergence
+from letta_contract_kit.contract_tests.strategies import agent_ids, mutated_ids, run_ids
+from letta_contract_kit.schemas import Verdict
 
 AGENT_PREFIXES = ("agents", "tool", "run", "Agent", "user")
 RUN_PREFIXES = ("runs", "step", "agent", "task")

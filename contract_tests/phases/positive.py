@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract_tests.cases import Case, positive_case
-from contract_tests.context import SuiteContext
-from contract_tests.explore import explore
-from contract_tests.phases import Phase, response_checks_on
+from letta_contract_kit.contract_tests.cases import Case, positive_case
+from letta_contract_kit.contract_tests.context import SuiteContext
+from letta_contract_kit.contract_tests.explore import explore
+from letta_contract_kit.contract_tests.phases import Phase, response_checks_on
 
 # Runs the lifecycle phase needs for its own scenarios (cancel at each moment, callback,
 # second agent); the random bodies leave them in the budget.

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract_tests.cases import positive_case
-from contract_tests.client import RequestTimedOut
-from contract_tests.context import SuiteContext, Targets
-from contract_tests.exchanges import try_case
-from schemas.contract import AGENT_ID
+from letta_contract_kit.contract_tests.cases import positive_case
+from letta_contract_kit.contract_tests.client import RequestTimedOut
+from letta_contract_kit.contract_tests.context import SuiteContext, Targets
+from letta_contract_kit.contract_tests.exchanges import try_case
+from letta_contract_kit.schemas.contract import AGENT_ID
 
 ABSENT = (404, 405, 501)
 REFUSED = (401, 403)

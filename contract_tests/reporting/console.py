@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from contract_tests.events import (
+from letta_contract_kit.contract_tests.events import (
     CaseFinished,
     DivergenceFound,
     Event,
@@ -22,7 +22,7 @@ from contract_tests.events import (
     SuiteStarted,
     Violation,
 )
-from contract_tests.replay import render
+from letta_contract_kit.contract_tests.replay import render
 
 WIDTH = 72
 

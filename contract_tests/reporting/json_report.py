@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from contract_tests.events import Event, SuiteFinished
+from letta_contract_kit.contract_tests.events import Event, SuiteFinished
 
 
 class JsonReporter:

@@ -6,8 +6,8 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from contract_tests.checks.selection import all_checks
-from contract_tests.events import Event, SuiteFinished, SuiteResult, Violation
+from letta_contract_kit.contract_tests.checks.selection import all_checks
+from letta_contract_kit.contract_tests.events import Event, SuiteFinished, SuiteResult, Violation
 
 
 def _details(v: Violation) -> str:

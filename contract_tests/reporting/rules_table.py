@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contract_tests.checks.selection import all_checks
+from letta_contract_kit.contract_tests.checks.selection import all_checks
 
 
 def markdown() -> str:

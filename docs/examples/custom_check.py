@@ -2,10 +2,10 @@
 
 from collections.abc import Iterator
 
-from contract_tests.cases import Case
-from contract_tests.checks.registry import CheckContext, Failure, check
-from contract_tests.client import Exchange
-from contract_tests.provenance import Rule, shared
+from letta_contract_kit.contract_tests.cases import Case
+from letta_contract_kit.contract_tests.checks.registry import CheckContext, Failure, check
+from letta_contract_kit.contract_tests.client import Exchange
+from letta_contract_kit.contract_tests.provenance import Rule, shared
 
 NOT_CACHED = Rule(
     "not-cached",

@@ -6,12 +6,12 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 
-from mockserver.bodies import read_object
-from mockserver.clock import VirtualClock, rfc3339
-from mockserver.errors import detail, invalid_at
-from mockserver.journal import Journal, JournalFilter
-from mockserver.routes.common import query_int, service
-from mockserver.scenarios import ScenarioError, parse_scenarios
+from letta_contract_kit.mockserver.bodies import read_object
+from letta_contract_kit.mockserver.clock import VirtualClock, rfc3339
+from letta_contract_kit.mockserver.errors import detail, invalid_at
+from letta_contract_kit.mockserver.journal import Journal, JournalFilter
+from letta_contract_kit.mockserver.routes.common import query_int, service
+from letta_contract_kit.mockserver.scenarios import ScenarioError, parse_scenarios
 
 admin = Blueprint("admin", __name__, url_prefix="/_mock")
 

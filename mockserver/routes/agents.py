@@ -6,15 +6,25 @@ from typing import Any
 
 from flask import Blueprint, Request
 
-from mockserver.bodies import read_body, read_object
-from mockserver.coercion import CoercionError, canonical
-from mockserver.errors import ApiError, detail, invalid
-from mockserver.profiles import request_check, with_documented_tags
-from mockserver.routes.common import agent_id_problem, current_request, require_agent, service
-from mockserver.scenarios import SCENARIO_HEADER, Scenario, ScenarioError, parse_scenario
-from mockserver.store.base import StoreFull
-from schemas import validator
-from schemas.validation import Problem
+from letta_contract_kit.mockserver.bodies import read_body, read_object
+from letta_contract_kit.mockserver.coercion import CoercionError, canonical
+from letta_contract_kit.mockserver.errors import ApiError, detail, invalid
+from letta_contract_kit.mockserver.profiles import request_check, with_documented_tags
+from letta_contract_kit.mockserver.routes.common import (
+    agent_id_problem,
+    current_request,
+    require_agent,
+    service,
+)
+from letta_contract_kit.mockserver.scenarios import (
+    SCENARIO_HEADER,
+    Scenario,
+    ScenarioError,
+    parse_scenario,
+)
+from letta_contract_kit.mockserver.store.base import StoreFull
+from letta_contract_kit.schemas import validator
+from letta_contract_kit.schemas.validation import Problem
 
 agents = Blueprint("agents", __name__)
 

@@ -6,12 +6,12 @@ from typing import Any
 
 from flask import Request, current_app, request
 
-from mockserver.errors import ApiError, detail, invalid_at
-from mockserver.records import RunRecord
-from mockserver.service import MockService
-from schemas.contract import AGENT_ID, LAX_TRUE_VALUES, LIST_ORDER, RUN_ID
-from schemas.loader import raw
-from schemas.validation import Problem, validator
+from letta_contract_kit.mockserver.errors import ApiError, detail, invalid_at
+from letta_contract_kit.mockserver.records import RunRecord
+from letta_contract_kit.mockserver.service import MockService
+from letta_contract_kit.schemas.contract import AGENT_ID, LAX_TRUE_VALUES, LIST_ORDER, RUN_ID
+from letta_contract_kit.schemas.loader import raw
+from letta_contract_kit.schemas.validation import Problem, validator
 
 EXTENSION = "letta_mock"
 

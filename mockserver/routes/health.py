@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from mockserver.routes.common import service
-from schemas.openapi import build_openapi
+from letta_contract_kit.mockserver.routes.common import service
+from letta_contract_kit.schemas.openapi import build_openapi
 
 health = Blueprint("health", __name__)
 

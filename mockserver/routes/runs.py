@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from mockserver.errors import detail, invalid_at
-from mockserver.routes.common import (
+from letta_contract_kit.mockserver.errors import detail, invalid_at
+from letta_contract_kit.mockserver.routes.common import (
     cursor,
     query_bool,
     query_descending,
@@ -16,8 +16,8 @@ from mockserver.routes.common import (
     require_run,
     service,
 )
-from mockserver.service import RunQuery
-from schemas.contract import RUN_STATUS, STOP_REASON
+from letta_contract_kit.mockserver.service import RunQuery
+from letta_contract_kit.schemas.contract import RUN_STATUS, STOP_REASON
 
 runs = Blueprint("runs", __name__)
 

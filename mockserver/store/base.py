@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from mockserver.records import RunRecord
+from letta_contract_kit.mockserver.records import RunRecord
 
 
 class StoreFull(RuntimeError):

@@ -41,8 +41,8 @@ from typing import Any
 
 import lmdb
 
-from mockserver.records import RunRecord
-from mockserver.store.base import StoreFull
+from letta_contract_kit.mockserver.records import RunRecord
+from letta_contract_kit.mockserver.store.base import StoreFull
 
 FORMAT = f"letta-mock-lmdb 2, marshal {marshal.version}, python {sys.version_info[0]}.{sys.version_info[1]}"
 NAMES = (b"runs", b"order", b"active", b"due", b"agents", b"settings", b"meta")

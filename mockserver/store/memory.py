@@ -9,8 +9,8 @@ from collections import OrderedDict
 from contextlib import AbstractContextManager
 from typing import Any
 
-from mockserver.records import RunRecord
-from mockserver.store.base import StoreFull
+from letta_contract_kit.mockserver.records import RunRecord
+from letta_contract_kit.mockserver.store.base import StoreFull
 
 
 class MemoryStore:

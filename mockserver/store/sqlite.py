@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mockserver.records import RunRecord
-from mockserver.store.base import StoreFull
+from letta_contract_kit.mockserver.records import RunRecord
+from letta_contract_kit.mockserver.store.base import StoreFull
 
 # ``settled``: nothing will change the run again (evictable); ``due``: when its plan ends it
 # (RunRecord.due; NULL: not by the clock, or settled). ``counts`` holds the number of runs,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from mockserver import MockConfig, MockServer, create_app
-from mockserver.plugin import letta_mock, letta_mock_server
+from letta_contract_kit.mockserver import MockConfig, MockServer, create_app
+from letta_contract_kit.mockserver.plugin import letta_mock, letta_mock_server
 
 __all__ = ["letta_mock", "letta_mock_server"]
 

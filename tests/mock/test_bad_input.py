@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from schemas import validator
+from letta_contract_kit.schemas import validator
 
 from .conftest import AGENT, post_async
 

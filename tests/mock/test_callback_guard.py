@@ -22,10 +22,10 @@ import urllib3.util.connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.callback_url import Refused, judge
-from mockserver.callbacks import CallbackDispatcher, CallbackOutcome
-from mockserver.conversation import RunOutput
-from mockserver.records import RunRecord
+from letta_contract_kit.mockserver.callback_url import Refused, judge
+from letta_contract_kit.mockserver.callbacks import CallbackDispatcher, CallbackOutcome
+from letta_contract_kit.mockserver.conversation import RunOutput
+from letta_contract_kit.mockserver.records import RunRecord
 
 from .receiver import Receiver
 

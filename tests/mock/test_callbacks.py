@@ -7,8 +7,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from mockserver.callback_url import host_allowed
-from schemas import validator
+from letta_contract_kit.mockserver.callback_url import host_allowed
+from letta_contract_kit.schemas import validator
 
 from .conftest import AGENT, poll_to_end, post_async
 from .receiver import Receiver, closed_port_url

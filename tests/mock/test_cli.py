@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from mockserver.cli import config_from_args, main
-from mockserver.config import Timings, load_config_file
+from letta_contract_kit.mockserver.cli import config_from_args, main
+from letta_contract_kit.mockserver.config import Timings, load_config_file
 
 AGENT = "agent-123e4567-e89b-42d3-8456-426614174000"
 
@@ -165,7 +165,11 @@ def answers_health(extra: list[str]) -> bool:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     script = Path(sys.executable).with_name("letta-mock")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "mockserver"]
+    command = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-m", "letta_contract_kit.mockserver"]
+    )
     started = time.monotonic()
     server = subprocess.Popen(
         [*command, "--port", str(port), *extra],

@@ -14,9 +14,9 @@ import pytest
 from flask.testing import FlaskClient
 from letta_client import Letta, UnprocessableEntityError
 
-from mockserver import MockConfig, MockServer
-from mockserver.cli import config_from_args, main
-from mockserver.compat import (
+from letta_contract_kit.mockserver import MockConfig, MockServer
+from letta_contract_kit.mockserver.cli import config_from_args, main
+from letta_contract_kit.mockserver.compat import (
     COMPAT_PROFILE,
     PROFILE_QUIRKS,
     QUIRK_NAMES,
@@ -24,11 +24,11 @@ from mockserver.compat import (
     Quirks,
     resolve,
 )
-from mockserver.config import PROFILES, config_from_mapping
-from mockserver.plugin import split_quirks
-from mockserver.profiles import image_fetch_error
-from schemas import validator
-from schemas.contract import RUN_FIELDS, TERMINAL_STATUSES
+from letta_contract_kit.mockserver.config import PROFILES, config_from_mapping
+from letta_contract_kit.mockserver.plugin import split_quirks
+from letta_contract_kit.mockserver.profiles import image_fetch_error
+from letta_contract_kit.schemas import validator
+from letta_contract_kit.schemas.contract import RUN_FIELDS, TERMINAL_STATUSES
 
 from .conftest import AGENT, poll_to_end, post_async
 from .receiver import Receiver

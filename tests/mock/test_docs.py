@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mockserver.cli import build_parser
+from letta_contract_kit.mockserver.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "mock.md").read_text("utf-8")

@@ -2,7 +2,7 @@
 
 from letta_client import Letta
 
-from mockserver import MockConfig, MockServer
+from letta_contract_kit.mockserver import MockConfig, MockServer
 
 
 def test_send_poll_and_read_the_answer() -> None:

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from mockserver.clock import VirtualClock
-from mockserver.config import Timings
-from mockserver.lifecycle import RunLifecycle
-from mockserver.records import RunRecord
-from mockserver.scenarios import parse_scenario
-from schemas import validator
-from schemas.contract import STATUS_RANK, TERMINAL_STATUSES
+from letta_contract_kit.mockserver.clock import VirtualClock
+from letta_contract_kit.mockserver.config import Timings
+from letta_contract_kit.mockserver.lifecycle import RunLifecycle
+from letta_contract_kit.mockserver.records import RunRecord
+from letta_contract_kit.mockserver.scenarios import parse_scenario
+from letta_contract_kit.schemas import validator
+from letta_contract_kit.schemas.contract import STATUS_RANK, TERMINAL_STATUSES
 
 from .conftest import AGENT, poll_to_end, post_async
 

@@ -45,7 +45,7 @@ def test_the_plugin_module_serves_a_session_server_reset_per_test(tmp_path: Path
             "pytest",
             "-q",
             "-p",
-            "mockserver.plugin",
+            "letta_contract_kit.mockserver.plugin",
             "-p",
             "no:cacheprovider",
             "--letta-mock-clock",

@@ -8,9 +8,9 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver import MockConfig, create_app
-from schemas import validator
-from schemas.contract import MESSAGE_TYPE, TERMINAL_STATUSES
+from letta_contract_kit.mockserver import MockConfig, create_app
+from letta_contract_kit.schemas import validator
+from letta_contract_kit.schemas.contract import MESSAGE_TYPE, TERMINAL_STATUSES
 
 from .conftest import AGENT
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from mockserver import MockConfig, MockServer
+from letta_contract_kit.mockserver import MockConfig, MockServer
 
 from .conftest import AGENT, post_async
 

@@ -9,9 +9,9 @@ import pytest
 from flask.testing import FlaskClient
 from letta_client import ConflictError, Letta
 
-from mockserver import MockServer, Timings
-from schemas import validator
-from schemas.loader import raw
+from letta_contract_kit.mockserver import MockServer, Timings
+from letta_contract_kit.schemas import validator
+from letta_contract_kit.schemas.loader import raw
 
 from .conftest import AGENT, poll_to_end, post_async
 from .receiver import Receiver

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from mockserver.scenarios import ScenarioError, parse_scenario
-from schemas import validator
+from letta_contract_kit.mockserver.scenarios import ScenarioError, parse_scenario
+from letta_contract_kit.schemas import validator
 
 from .conftest import AGENT, poll_to_end, post_async
 

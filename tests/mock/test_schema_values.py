@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from mockserver.coercion import canonical, to_bool
-from schemas import validator
-from schemas.contract import LAX_TRUE_VALUES, LIST_ORDER, initial_values
-from schemas.loader import raw
-from schemas.openapi import build_openapi
+from letta_contract_kit.mockserver.coercion import canonical, to_bool
+from letta_contract_kit.schemas import validator
+from letta_contract_kit.schemas.contract import LAX_TRUE_VALUES, LIST_ORDER, initial_values
+from letta_contract_kit.schemas.loader import raw
+from letta_contract_kit.schemas.openapi import build_openapi
 
 from .conftest import poll_to_end, post_async
 

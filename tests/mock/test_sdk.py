@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from letta_client import Letta, NotFoundError, UnprocessableEntityError
 
-from mockserver import MockServer
-from schemas import validator
-from schemas.contract import RUN_FIELDS, TERMINAL_STATUSES
+from letta_contract_kit.mockserver import MockServer
+from letta_contract_kit.schemas import validator
+from letta_contract_kit.schemas.contract import RUN_FIELDS, TERMINAL_STATUSES
 
 pytestmark = pytest.mark.sdk
 

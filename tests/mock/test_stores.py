@@ -14,13 +14,19 @@ from typing import Any
 import pytest
 import requests
 
-from mockserver import MockConfig, MockServer
-from mockserver.config import SHARED_STORES
-from mockserver.records import Phase, RunRecord
-from mockserver.service import MockService
-from mockserver.store import LmdbStore, MemoryStore, SqliteStore, Store, StoreFull
-from mockserver.store import lmdb as lmdb_store
-from mockserver.store import sqlite as sqlite_store
+from letta_contract_kit.mockserver import MockConfig, MockServer
+from letta_contract_kit.mockserver.config import SHARED_STORES
+from letta_contract_kit.mockserver.records import Phase, RunRecord
+from letta_contract_kit.mockserver.service import MockService
+from letta_contract_kit.mockserver.store import (
+    LmdbStore,
+    MemoryStore,
+    SqliteStore,
+    Store,
+    StoreFull,
+)
+from letta_contract_kit.mockserver.store import lmdb as lmdb_store
+from letta_contract_kit.mockserver.store import sqlite as sqlite_store
 
 from .conftest import AGENT
 
@@ -165,7 +171,7 @@ def test_a_failed_transaction_leaves_nothing_behind(shared: str, tmp_path: Path)
 
 
 def test_a_full_store_answers_503_not_500() -> None:
-    from mockserver import create_app
+    from letta_contract_kit.mockserver import create_app
 
     app = create_app(MockConfig(agents=[AGENT], clock="per-poll", max_runs=1))
     client = app.test_client()
@@ -250,7 +256,7 @@ def test_a_separate_worker_process_sees_the_same_runs(
     cli = [
         sys.executable,
         "-m",
-        "mockserver",
+        "letta_contract_kit.mockserver",
         "--port",
         str(free_port),
         "--store",
@@ -293,7 +299,7 @@ def test_the_sdk_works_end_to_end_on_a_shared_store_with_the_wall_clock(
 ) -> None:
     from letta_client import Letta
 
-    from mockserver import Timings
+    from letta_contract_kit.mockserver import Timings
 
     from .receiver import Receiver
 

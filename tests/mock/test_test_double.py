@@ -10,8 +10,8 @@ import requests
 from flask.testing import FlaskClient
 from letta_client import APIConnectionError, InternalServerError, Letta, RateLimitError
 
-from mockserver import MockServer
-from mockserver.faults import FaultError, parse_fault
+from letta_contract_kit.mockserver import MockServer
+from letta_contract_kit.mockserver.faults import FaultError, parse_fault
 
 from .conftest import AGENT, post_async
 
@@ -239,7 +239,7 @@ def test_broken_http_gets_a_json_error_from_the_server_itself(
 
 
 def test_stop_closes_the_server_even_when_its_wake_up_pipe_is_gone() -> None:
-    from mockserver import MockConfig
+    from letta_contract_kit.mockserver import MockConfig
 
     mock = MockServer(MockConfig(clock="per-poll")).start()
     url = f"{mock.base_url}/v1/health/"

@@ -32,8 +32,8 @@ from requests.adapters import HTTPAdapter
 from shapes import ABSENT, Mismatch, compare, literal_under, substitute
 from urllib3.util.retry import Retry
 
-import fixtures
-from mockserver.scenarios import SCENARIO_HEADER
+from letta_contract_kit import fixtures
+from letta_contract_kit.mockserver.scenarios import SCENARIO_HEADER
 
 Side = Literal["mock", "real"]
 

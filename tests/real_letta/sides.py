@@ -20,8 +20,8 @@ from callback_recorder import CallbackRecorder
 from differential import Target
 from real_letta_server import RealLetta
 
-from mockserver import MockServer
-from mockserver.config import PROFILES, MockConfig, config_from_mapping
+from letta_contract_kit.mockserver import MockServer
+from letta_contract_kit.mockserver.config import PROFILES, MockConfig, config_from_mapping
 
 PROFILE_ENV = "LETTA_MOCK_PROFILE"
 QUIRKS_ENV = "LETTA_MOCK_QUIRKS"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from real_letta_server import RealLetta
 
-from schemas import Verdict, classify
+from letta_contract_kit.schemas import Verdict, classify
 
 pytestmark = pytest.mark.real_letta
 

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 from real_letta_server import RealLetta
 
-from contract_tests.config import SuiteConfig
-from contract_tests.engine import run_suite
-from contract_tests.events import SuiteResult
-from contract_tests.replay import render
+from letta_contract_kit.contract_tests.config import SuiteConfig
+from letta_contract_kit.contract_tests.engine import run_suite
+from letta_contract_kit.contract_tests.events import SuiteResult
+from letta_contract_kit.contract_tests.replay import render
 
 pytestmark = pytest.mark.real_letta
 
@@ -80,7 +80,7 @@ def test_every_lifecycle_moment_and_contract_element_was_exercised(quick: SuiteR
 def test_the_replay_line_reruns_as_printed(quick: SuiteResult) -> None:
     violation = next(v for v in quick.violations if v.rule_id == "timestamp-offset")
     line = render(quick.replay, "--", violation.check)
-    command = [sys.executable, "-m", "contract_tests", "run", *shlex.split(line)]
+    command = [sys.executable, "-m", "letta_contract_kit.contract_tests", "run", *shlex.split(line)]
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     assert rerun.returncode == 1, rerun.stdout[-3000:] + rerun.stderr[-2000:]
     assert f"[{violation.check}]" in rerun.stdout

@@ -35,7 +35,7 @@ class CliMock:
         return [
             sys.executable,
             "-c",
-            "import sys; from mockserver.cli import main; sys.exit(main())",
+            "import sys; from letta_contract_kit.mockserver.cli import main; sys.exit(main())",
             "--host",
             "127.0.0.1",
             "--port",

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import pytest
 
-from mockserver import MockConfig, MockServer
+from letta_contract_kit.mockserver import MockConfig, MockServer
 from reliability.cli_process import CliMock
 from reliability.hostile_corpus import AGENT, MAX_BODY_BYTES
 from reliability.receivers import closed_port

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.contract import fields
-from schemas.validation import validator
+from letta_contract_kit.schemas.contract import fields
+from letta_contract_kit.schemas.validation import validator
 
 AGENT = "agent-3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b"
 UNKNOWN_AGENT = "agent-0e0e0e0e-0e0e-4e0e-8e0e-0e0e0e0e0e0e"

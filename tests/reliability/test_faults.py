@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from mockserver import MockConfig, MockServer
+from letta_contract_kit.mockserver import MockConfig, MockServer
+from letta_contract_kit.schemas.contract import STATUS_RANK, TERMINAL_STATUSES
 from reliability.cli_process import CliMock
 from reliability.raw_http import request_json
 from reliability.receivers import (
@@ -24,7 +25,6 @@ from reliability.receivers import (
     closed_port,
     hang,
 )
-from schemas.contract import STATUS_RANK, TERMINAL_STATUSES
 
 AGENT = "agent-7c2d4e6f-8a9b-4c1d-9e2f-3a4b5c6d7e8f"
 BODY = {"messages": [{"role": "user", "content": "hello"}]}

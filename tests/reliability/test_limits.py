@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from mockserver import MockConfig, MockServer
+from letta_contract_kit.mockserver import MockConfig, MockServer
 from reliability.raw_http import request_json, send_raw
 
 AGENT = "agent-1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"

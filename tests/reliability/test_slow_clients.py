@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mockserver import MockConfig, MockServer
+from letta_contract_kit.mockserver import MockConfig, MockServer
 from reliability.hostile_corpus import AGENT
 from reliability.raw_http import host_port, request_json
 

@@ -34,7 +34,7 @@ def run_suite(base_url: str) -> subprocess.CompletedProcess[str]:
     command = [
         sys.executable,
         "-c",
-        "import sys; from contract_tests.cli import main; sys.exit(main())",
+        "import sys; from letta_contract_kit.contract_tests.cli import main; sys.exit(main())",
         "run",
         "--base-url",
         base_url,

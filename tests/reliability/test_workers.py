@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from letta_contract_kit.schemas.contract import STATUS_RANK, TERMINAL_STATUSES
 from reliability.cli_process import CliMock
 from reliability.hostile_corpus import AGENT
 from reliability.raw_http import request_json
 from reliability.receivers import closed_port
-from schemas.contract import STATUS_RANK, TERMINAL_STATUSES
 
 WORKERS = 2
 RUNS = 24

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from schemas import Verdict, classify, names
-from schemas.versions import DOC_VERSIONS
+from letta_contract_kit.schemas import Verdict, classify, names
+from letta_contract_kit.schemas.versions import DOC_VERSIONS
 
 DATA = json.loads((Path(__file__).parent / "doc_examples.json").read_text("utf-8"))
 EXAMPLES: list[dict[str, Any]] = DATA["examples"]

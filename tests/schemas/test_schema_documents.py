@@ -7,9 +7,19 @@ from jsonschema import Draft202012Validator
 from referencing.exceptions import Unresolvable
 from schema_refs import refs_in
 
-import fixtures
-from schemas import READINGS, Reading, names, raw, registry, resolved, schema, uri, validator
-from schemas.loader import SERVER_ANNOTATION, annotated
+from letta_contract_kit import fixtures
+from letta_contract_kit.schemas import (
+    READINGS,
+    Reading,
+    names,
+    raw,
+    registry,
+    resolved,
+    schema,
+    uri,
+    validator,
+)
+from letta_contract_kit.schemas.loader import SERVER_ANNOTATION, annotated
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 EVERY_SCHEMA = names()

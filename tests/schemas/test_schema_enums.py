@@ -6,9 +6,15 @@ from typing import Any
 
 import pytest
 
-import fixtures
-from schemas import READINGS, Reading, raw, validator
-from schemas.contract import MESSAGE_TYPE, RUN_STATUS, STATUS_RANK, STOP_REASON, TERMINAL_STATUSES
+from letta_contract_kit import fixtures
+from letta_contract_kit.schemas import READINGS, Reading, raw, validator
+from letta_contract_kit.schemas.contract import (
+    MESSAGE_TYPE,
+    RUN_STATUS,
+    STATUS_RANK,
+    STOP_REASON,
+    TERMINAL_STATUSES,
+)
 
 REQUEST = "letta-async-request"
 QUESTION = "Which day is the Gulbenkian museum closed?"

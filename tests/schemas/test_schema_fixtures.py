@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import fixtures
-from fixtures import DivergentRequest, InvalidRequest, MalformedId
-from schemas import READINGS, Reading, Verdict, classify, validator
-from schemas.contract import (
+from letta_contract_kit import fixtures
+from letta_contract_kit.fixtures import DivergentRequest, InvalidRequest, MalformedId
+from letta_contract_kit.schemas import READINGS, Reading, Verdict, classify, validator
+from letta_contract_kit.schemas.contract import (
     MESSAGE_TYPE,
     REQUEST_FIELDS,
     RUN_FIELDS,
@@ -26,7 +26,7 @@ from schemas.contract import (
     tag_of,
     union_members,
 )
-from schemas.versions import DOC_VERSIONS
+from letta_contract_kit.schemas.versions import DOC_VERSIONS
 
 REQUEST = "letta-async-request"
 VALID = fixtures.valid_requests()

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from schemas import READINGS, Reading, Verdict, classify, validator
-from schemas.contract import AGENT_ID, AGENT_ID_LENGTH, DOCUMENTED_RUN_ID, RUN_ID
+from letta_contract_kit.schemas import READINGS, Reading, Verdict, classify, validator
+from letta_contract_kit.schemas.contract import AGENT_ID, AGENT_ID_LENGTH, DOCUMENTED_RUN_ID, RUN_ID
 
 GOOD_AGENT = "agent-3ceaaf30-8142-48ea-91d9-3080f9b439fc"
 GOOD_RUN = "run-4b3f1e0a-9c2d-4e5f-8a6b-7c8d9e0f1a2b"

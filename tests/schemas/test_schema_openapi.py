@@ -9,8 +9,8 @@ import pytest
 from openapi_spec_validator import validate
 from schema_refs import refs_in
 
-from schemas import raw
-from schemas.openapi import build_openapi
+from letta_contract_kit.schemas import raw
+from letta_contract_kit.schemas.openapi import build_openapi
 
 AGENT_ID_PATTERN = "^agent-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 DOCUMENTED_RUN_ID_PATTERN = "^(job|run)-[a-fA-F0-9]{8}"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from schemas import READINGS, Problem, Reading, validator
+from letta_contract_kit.schemas import READINGS, Problem, Reading, validator
 
 REQUEST = "letta-async-request"
 QUESTION = "Which day is the Gulbenkian museum closed?"
@@ -124,7 +124,7 @@ def test_a_problem_becomes_a_detail_item_that_is_a_valid_validation_error(
 
 
 def test_a_body_with_thousands_of_problems_is_explained_by_its_first_fifty_and_a_note() -> None:
-    from schemas.validation import MAX_PROBLEMS
+    from letta_contract_kit.schemas.validation import MAX_PROBLEMS
 
     problems = validator("letta-async-request", "server").problems({"messages": [{}] * 20_000})
     assert len(problems) == MAX_PROBLEMS + 1
@@ -133,7 +133,7 @@ def test_a_body_with_thousands_of_problems_is_explained_by_its_first_fifty_and_a
 
 
 def test_a_problem_quotes_a_huge_value_only_in_part() -> None:
-    from schemas.validation import MAX_MESSAGE
+    from letta_contract_kit.schemas.validation import MAX_MESSAGE
 
     problems = validator("letta-async-request", "server").problems({"messages": "z" * 900_000})
     assert problems

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from schemas import READINGS, Reading, Verdict, classify, validator
-from schemas.contract import tag_of, union_members
+from letta_contract_kit.schemas import READINGS, Reading, Verdict, classify, validator
+from letta_contract_kit.schemas.contract import tag_of, union_members
 
 REQUEST = "letta-async-request"
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGOQm/AfiBggFAArdga1oJlfgAAAAABJRU5ErkJggg=="

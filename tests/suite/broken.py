@@ -17,9 +17,9 @@ from urllib.parse import parse_qsl, urlencode
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from mockserver import MockConfig, create_app
-from schemas import Verdict, classify
-from schemas.contract import AGENT_ID, TERMINAL_STATUSES
+from letta_contract_kit.mockserver import MockConfig, create_app
+from letta_contract_kit.schemas import Verdict, classify
+from letta_contract_kit.schemas.contract import AGENT_ID, TERMINAL_STATUSES
 
 Environ = dict[str, Any]
 WSGIApp = Callable[[Environ, Callable[..., Any]], Iterable[bytes]]

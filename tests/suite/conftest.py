@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from contract_tests.config import Profile, SuiteConfig
+from letta_contract_kit.contract_tests.config import Profile, SuiteConfig
 
 SEED = 20261122
 # Few examples per phase: enough to reach every check, small enough to keep tests fast.

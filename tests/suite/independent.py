@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from schemas.contract import AGENT_ID
+from letta_contract_kit.schemas.contract import AGENT_ID
 
 from .broken import (
     ASYNC_ROUTE,

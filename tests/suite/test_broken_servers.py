@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-import mockserver.callbacks
-from contract_tests.engine import run_suite
-from contract_tests.events import SuiteResult
+import letta_contract_kit.mockserver.callbacks
+from letta_contract_kit.contract_tests.engine import run_suite
+from letta_contract_kit.contract_tests.events import SuiteResult
 
 from .broken import BROKEN, DOCUMENTED_DEPARTURES, LEGIT, Broken, Legit, serve
 from .conftest import fast_config
@@ -60,7 +60,7 @@ def test_a_callback_body_of_only_run_id_and_status_passes(
     def minimal(record: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return {"run_id": record.id, "status": record.run["status"]}
 
-    monkeypatch.setattr(mockserver.callbacks, "callback_payload", minimal)
+    monkeypatch.setattr(letta_contract_kit.mockserver.callbacks, "callback_payload", minimal)
     with serve(None, agent_id) as url:
         result = run_suite(fast_config(url, agent_id))
     assert result.violations == [], _described(result)

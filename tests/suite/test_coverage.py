@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract_tests import coverage
-from contract_tests.config import SuiteConfig
-from contract_tests.engine import run_suite
-from contract_tests.events import SuiteResult
-from mockserver import MockConfig, MockServer
+from letta_contract_kit.contract_tests import coverage
+from letta_contract_kit.contract_tests.config import SuiteConfig
+from letta_contract_kit.contract_tests.engine import run_suite
+from letta_contract_kit.contract_tests.events import SuiteResult
+from letta_contract_kit.mockserver import MockConfig, MockServer
 
 from .conftest import SEED
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import requests
 
-from contract_tests.checks.registry import REGISTRY
-from contract_tests.checks.selection import all_checks
-from contract_tests.cli import main
-from contract_tests.options import OPTIONS
-from contract_tests.reporting.rules_table import markdown
-from contract_tests.rules import catalogue
+from letta_contract_kit.contract_tests.checks.registry import REGISTRY
+from letta_contract_kit.contract_tests.checks.selection import all_checks
+from letta_contract_kit.contract_tests.cli import main
+from letta_contract_kit.contract_tests.options import OPTIONS
+from letta_contract_kit.contract_tests.reporting.rules_table import markdown
+from letta_contract_kit.contract_tests.rules import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "suite.md").read_text()
@@ -107,7 +107,9 @@ def test_the_commands_to_test_the_kit_itself_pass_as_written(tmp_path: Path) -> 
         port = str(probe.getsockname()[1])
     argv = [a if a != "8283" else port for a in mock_command[1:]]
     log = (tmp_path / "mock.log").open("wb")
-    mock = subprocess.Popen([sys.executable, "-m", "mockserver", *argv], stdout=log, stderr=log)
+    mock = subprocess.Popen(
+        [sys.executable, "-m", "letta_contract_kit.mockserver", *argv], stdout=log, stderr=log
+    )
     try:
         for _ in range(200):
             try:

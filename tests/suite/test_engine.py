@@ -17,15 +17,20 @@ from typing import Any, Literal
 import pytest
 import requests
 
-from contract_tests.checks.selection import all_checks
-from contract_tests.cli import main
-from contract_tests.client import Client, RateLimiter
-from contract_tests.config import PROFILES, SuiteConfig
-from contract_tests.engine import run_suite
-from contract_tests.events import CaseFinished, Event, PhaseStarted, SuiteFinished
-from contract_tests.replay import render
-from contract_tests.reporting import ConsoleReporter, JsonReporter, JUnitReporter
-from mockserver import MockConfig, MockServer
+from letta_contract_kit.contract_tests.checks.selection import all_checks
+from letta_contract_kit.contract_tests.cli import main
+from letta_contract_kit.contract_tests.client import Client, RateLimiter
+from letta_contract_kit.contract_tests.config import PROFILES, SuiteConfig
+from letta_contract_kit.contract_tests.engine import run_suite
+from letta_contract_kit.contract_tests.events import (
+    CaseFinished,
+    Event,
+    PhaseStarted,
+    SuiteFinished,
+)
+from letta_contract_kit.contract_tests.replay import render
+from letta_contract_kit.contract_tests.reporting import ConsoleReporter, JsonReporter, JUnitReporter
+from letta_contract_kit.mockserver import MockConfig, MockServer
 
 from .broken import accepts_malformed_agent_id, serve
 from .conftest import SEED, fast_config
@@ -247,7 +252,7 @@ def test_rate_limit_spaces_requests() -> None:
 
 def test_curl_redacts_the_token() -> None:
     client = Client("http://127.0.0.1:9", token="tok-123")
-    from contract_tests.client import SentRequest, render_curl
+    from letta_contract_kit.contract_tests.client import SentRequest, render_curl
 
     request = SentRequest(
         "POST",
@@ -326,17 +331,26 @@ def test_the_plugins_import_nothing_beyond_pytest_and_the_standard_library() -> 
     code = (
         "import sys, pytest\n"
         "before = set(sys.modules)\n"
-        "import mockserver.plugin, contract_tests.plugin\n"
+        "import letta_contract_kit.mockserver.plugin, letta_contract_kit.contract_tests.plugin\n"
         "print('\\n'.join(sorted(set(sys.modules) - before)))\n"
     )
     added = subprocess.run(
         [sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, text=True
     ).stdout.split()
-    ours = {"mockserver", "contract_tests"}
+    ours = {"letta_contract_kit"}
     foreign = [m for m in added if m.split(".")[0] not in ours | sys.stdlib_module_names]
     assert foreign == [], foreign
-    assert "mockserver.plugin" in added and "contract_tests.plugin" in added
-    assert not [m for m in added if m.startswith(("mockserver.app", "contract_tests.engine"))]
+    assert (
+        "letta_contract_kit.mockserver.plugin" in added
+        and "letta_contract_kit.contract_tests.plugin" in added
+    )
+    assert not [
+        m
+        for m in added
+        if m.startswith(
+            ("letta_contract_kit.mockserver.app", "letta_contract_kit.contract_tests.engine")
+        )
+    ]
 
 
 def test_pytest_plugin_runs_the_suite(agent_id: str, tmp_path: Path) -> None:
@@ -364,7 +378,7 @@ def test_pytest_plugin_does_nothing_without_its_options(tmp_path: Path) -> None:
             "-m",
             "pytest",
             "--pyargs",
-            "contract_tests",
+            "letta_contract_kit.contract_tests",
             "-q",
             "-p",
             "no:cacheprovider",
@@ -384,7 +398,7 @@ def _pytest(url: str, agent: str, tmp_path: Path) -> subprocess.CompletedProcess
             "-m",
             "pytest",
             "--pyargs",
-            "contract_tests",
+            "letta_contract_kit.contract_tests",
             "-v",
             "-p",
             "no:cacheprovider",

@@ -7,12 +7,25 @@ from typing import Any
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from contract_tests.boundaries import COSTLY, boundaries, is_hostile, locations, pack, with_steps
-from contract_tests.cases import REQUEST, id_verdict, negative_case
-from contract_tests.families import negative_families
-from contract_tests.strategies import ID_MUTATIONS, BodyStrategies, agent_ids, mutated_ids, run_ids
-from schemas import Verdict, classify
-from schemas.contract import MESSAGE_TYPE, tag_of, union_members
+from letta_contract_kit.contract_tests.boundaries import (
+    COSTLY,
+    boundaries,
+    is_hostile,
+    locations,
+    pack,
+    with_steps,
+)
+from letta_contract_kit.contract_tests.cases import REQUEST, id_verdict, negative_case
+from letta_contract_kit.contract_tests.families import negative_families
+from letta_contract_kit.contract_tests.strategies import (
+    ID_MUTATIONS,
+    BodyStrategies,
+    agent_ids,
+    mutated_ids,
+    run_ids,
+)
+from letta_contract_kit.schemas import Verdict, classify
+from letta_contract_kit.schemas.contract import MESSAGE_TYPE, tag_of, union_members
 
 FAST = settings(
     max_examples=40,

@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from contract_tests import hypothesis_compat
-from contract_tests.strategies import BodyStrategies  # installs the adapter where needed
+from letta_contract_kit.contract_tests import hypothesis_compat
+from letta_contract_kit.contract_tests.strategies import (
+    BodyStrategies,  # installs the adapter where needed
+)
 
 OBJECT = {
     "type": "object",

@@ -26,13 +26,13 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract_tests.client import Client, DeadlineReached, RequestTimedOut
-from contract_tests.engine import run_suite
-from contract_tests.redaction import REDACTED, Redactor
-from contract_tests.reporting import JsonReporter, JUnitReporter
-from contract_tests.verdicts import FINDINGS_PER_KIND
-from mockserver import MockConfig, MockServer
-from mockserver.config import Timings
+from letta_contract_kit.contract_tests.client import Client, DeadlineReached, RequestTimedOut
+from letta_contract_kit.contract_tests.engine import run_suite
+from letta_contract_kit.contract_tests.redaction import REDACTED, Redactor
+from letta_contract_kit.contract_tests.reporting import JsonReporter, JUnitReporter
+from letta_contract_kit.contract_tests.verdicts import FINDINGS_PER_KIND
+from letta_contract_kit.mockserver import MockConfig, MockServer
+from letta_contract_kit.mockserver.config import Timings
 
 from .broken import Answer, Middleware, WSGIApp, is_async_post, is_get_run, rewrite_runs, serve
 from .conftest import fast_config
@@ -337,7 +337,7 @@ def test_ctrl_c_cancels_the_runs_writes_the_report_and_exits_130(tmp_path: Path)
             [
                 sys.executable,
                 "-m",
-                "contract_tests",
+                "letta_contract_kit.contract_tests",
                 "run",
                 "--base-url",
                 mock.base_url,
