@@ -53,7 +53,10 @@ def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Resp
 def _bearer_matches(req: Request, expected: str) -> bool:
     header = req.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), expected)
+    # Compared as bytes: a header is Latin-1 text, and compare_digest refuses non-ASCII str.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("latin-1", "replace"), expected.encode("utf-8")
+    )
 
 
 def _canonical_redirect(req: Request, bare: bool = False) -> Response | None:
@@ -167,6 +170,7 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
     app = MockFlask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False  # "//" is no path of the API: 404, not an HTML 308
     # One byte more than allowed, so that a body streamed without Content-Length (chunked)
     # and cut at the limit is still seen to be too large (bodies.read_json answers 413).
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes + 1

@@ -11,6 +11,51 @@ from letta_contract_kit.mockserver.errors import detail, invalid_at
 
 JSON_TYPES = "application/json (any charset) or application/*+json"
 MAX_DEPTH = 64
+REPLACEMENT = "\ufffd"
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _as_text(value: str) -> str:
+    """``value`` with each lone surrogate (an escape such as ``\\ud800`` that is no
+    character) replaced by U+FFFD, as a UTF-8 decoder replaces a byte it cannot read."""
+    if _is_text(value):
+        return value
+    return "".join(REPLACEMENT if "\ud800" <= c <= "\udfff" else c for c in value)
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """``value`` with lone surrogates replaced in every key and string (no recursion)."""
+    if isinstance(value, str):
+        return _as_text(value)
+    if not isinstance(value, dict | list):
+        return value
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]
+    while stack:
+        node, parent, slot = stack.pop()
+        if isinstance(node, str):
+            parent[slot] = _as_text(node)
+        elif isinstance(node, dict):
+            copied: dict[str, Any] = {}
+            parent[slot] = copied
+            for key, child in node.items():
+                name = _as_text(key)
+                copied[name] = None
+                stack.append((child, copied, name))
+        elif isinstance(node, list):
+            items: list[Any] = [None] * len(node)
+            parent[slot] = items
+            stack.extend((child, items, i) for i, child in enumerate(node))
+        else:
+            parent[slot] = node
+    return root[0]
 
 
 def depth_of(value: Any) -> int:
@@ -86,6 +131,9 @@ def read_json(request: Request, max_bytes: int, required: bool = True) -> Any:
         raise invalid_at(
             ["body"], "json_too_deep", f"The JSON nests deeper than {MAX_DEPTH} levels"
         )
+    # A lone surrogate can only arrive as an escape; most bodies have no "\\ud" at all.
+    if b"\\ud" in raw or b"\\uD" in raw:
+        return without_lone_surrogates(decoded)
     return decoded
 
 

@@ -52,6 +52,15 @@ class Problem:
         return f"{where}: {self.message} [{self.rule}]"
 
 
+SHOWN_CHARS = 80
+
+
+def _shown(value: Any) -> str:
+    """A value as an error message quotes it: its repr, cut to SHOWN_CHARS."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+
 def _tag_of(branch: Schema, prop: str, reading: Reading) -> Any:
     """The constant a union member pins its discriminator ``prop`` to, if any."""
     if "$ref" in branch:
@@ -112,7 +121,12 @@ class ContractValidator:
         )
 
     def is_valid(self, instance: Any) -> bool:
-        return bool(self._fast.is_valid(instance))
+        try:
+            return bool(self._fast.is_valid(instance))
+        except (UnicodeEncodeError, OverflowError, ValueError):
+            # Text that is not Unicode (a lone surrogate escape) or a number Rust cannot hold:
+            # the pure-Python validator judges those.
+            return bool(self._validator.is_valid(instance))
 
     def problems(self, instance: Any, limit: int = MAX_PROBLEMS) -> list[Problem]:
         """Where and why ``instance`` is invalid; at most ``limit`` problems, then a note.
@@ -120,7 +134,7 @@ class ContractValidator:
         Errors are found lazily, so a body with thousands of bad items costs no more to
         explain than one with ``limit`` of them.
         """
-        if self._fast.is_valid(instance):
+        if self.is_valid(instance):
             return []
         found: dict[Problem, None] = {}
         for error in self._validator.iter_errors(instance):
@@ -166,14 +180,15 @@ class ContractValidator:
                     f"`{prop}` is required to tell which member this is (one of {allowed})",
                 )
                 return
-            if instance[prop] not in tags:
+            tag = instance[prop]
+            if not isinstance(tag, str) or tag not in tags:
                 yield Problem(
                     (*location, prop),
                     "union_tag_invalid",
-                    f"{instance[prop]!r} is not one of the allowed tags ({allowed})",
+                    f"{_shown(tag)} is not one of the allowed tags ({allowed})",
                 )
                 return
-            chosen = tags[instance[prop]]
+            chosen = tags[tag]
             for sub in error.context or []:
                 if sub.schema_path and sub.schema_path[0] == chosen:
                     yield from self._explain(sub)

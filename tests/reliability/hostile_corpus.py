@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from letta_contract_kit.mockserver.bodies import without_lone_surrogates
+from letta_contract_kit.mockserver.profiles import with_documented_tags
 from letta_contract_kit.schemas.contract import fields
 from letta_contract_kit.schemas.validation import validator
 
@@ -235,6 +237,40 @@ def wrong_types() -> Iterator[HostileRequest]:
                 yield _post(f"wrong-type-{label}.{name}={json.dumps(value)}", _json(body))
 
 
+# Values that break servers in valid JSON: containers where a string or a tag belongs,
+# numbers past every limit, NaN, text that is not Unicode.
+LOCATION_VALUES: dict[str, Any] = {
+    "list": [],
+    "object": {},
+    "list-tag": {"type": ["text"]},
+    "object-tag": {"type": {"type": "text"}},
+    "int-400-digits": 10**400,
+    "float-inf": float("inf"),
+    "nan": float("nan"),
+    "lone-surrogate": "\ud800",
+    "nul": "\u0000",
+}
+
+
+def every_location() -> Iterator[HostileRequest]:
+    """Each value of LOCATION_VALUES at every location of the documented request schema,
+    kept when the mock must refuse it (neither reading accepts it as the mock reads it)."""
+    # Imported here: the suite's strategies load Hypothesis' character tables, which the
+    # conftest (that imports this module) must not do during pytest's start-up.
+    from letta_contract_kit.contract_tests.boundaries import locations
+
+    documented = validator("letta-async-request", "documented")
+    server = validator("letta-async-request", "server")
+    for where in locations():
+        for label, value in LOCATION_VALUES.items():
+            body = where.body(value)
+            read = with_documented_tags(without_lone_surrogates(body))
+            if documented.is_valid(read) or server.is_valid(read):
+                continue
+            raw = json.dumps(body, allow_nan=True).encode()
+            yield _post(f"location-{where.label}={label}", raw)
+
+
 def content_types() -> Iterator[HostileRequest]:
     body = _json(VALID_BODY)
     for media in (
@@ -367,6 +403,7 @@ def corpus() -> list[HostileRequest]:
         *deep_nesting(),
         *huge_values(),
         *wrong_types(),
+        *every_location(),
         *content_types(),
         *odd_methods(),
         *traversal(),

@@ -47,7 +47,7 @@ def seeded(hostile_target: Target) -> Target:
 
 
 def test_the_corpus_is_big_and_varied() -> None:
-    assert len(CASES) >= 200
+    assert len(CASES) >= 800
     groups = {case.name.split("-")[0] for case in CASES}
     assert {
         "truncated",
@@ -58,6 +58,7 @@ def test_the_corpus_is_big_and_varied() -> None:
         "content",
         "method",
         "traversal",
+        "location",
     } <= groups
 
 
