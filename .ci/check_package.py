@@ -63,6 +63,33 @@ def main(workdir: Path) -> int:
     finally:
         mock.terminate()
         mock.wait(timeout=HEALTH_GUARD)
+    # Granian and LMDB are extras: without them the command says how to get them.
+    for argv, extra in ((["--server", "granian"], "fast"), (["--store", "lmdb"], "lmdb")):
+        refused = subprocess.run(
+            [str(bin_dir / "letta-mock"), *argv, "--lmdb-path", str(workdir / "x.lmdb")],
+            capture_output=True,
+            text=True,
+            timeout=HEALTH_GUARD,
+        )
+        assert refused.returncode == 2, refused.stderr
+        assert f"letta-contract-kit[{extra}]" in refused.stderr, refused.stderr
+    # With the extras, Granian serves over LMDB.
+    run(bin_dir / "python", "-m", "pip", "install", "--quiet", f"{wheel}[all]")
+    fast = ["--port", "0", "--server", "granian", "--store", "lmdb", "--lmdb-path"]
+    granian = subprocess.Popen(
+        [str(bin_dir / "letta-mock"), *fast, str(workdir / "runs.lmdb")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert granian.stdout is not None
+        url = json.loads(granian.stdout.readline())["url"]
+        with urllib.request.urlopen(f"{url.rstrip('/')}/v1/health/", timeout=HEALTH_GUARD) as r:
+            assert r.status == 200, r.status
+    finally:
+        granian.terminate()
+        granian.wait(timeout=HEALTH_GUARD)
     third_party_project(workdir / "app", bin_dir / "python")
     print("the package builds, checks, installs and runs", flush=True)
     return 0

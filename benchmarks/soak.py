@@ -4,6 +4,8 @@ checked.
     python -m benchmarks.soak                          # 64 clients, 40,000 requests, <= 10 min
     python -m benchmarks.soak --requests 5000 --max-runs 500     # a short one
     python -m benchmarks.soak --store lmdb --workers 2           # two processes, one store
+    python -m benchmarks.soak --body-bytes 1048000 --max-store-bytes 67108864 --requests 3000
+                                                       # 1 MB bodies: RSS bounded by bytes
 
 The mock runs as ``letta-mock`` (wall clock, short phases so runs end, a small ``--max-runs``
 so eviction happens during the soak). Afterwards:
@@ -13,7 +15,8 @@ so eviction happens during the soak). Afterwards:
   among the newest ``max_runs`` // 2 runs created, and the evictions are counted in the figures;
 * no answer was a 5xx, and no run's status ever went backwards (created < running < ended);
 * the server's RSS, sampled through the soak, levels off: growth over the second half is
-  reported against a bound.
+  reported against a bound; with ``--max-store-bytes``, the RSS gained over the soak stays
+  within a few times that bound (each stored run keeps its request body).
 
 Exit status: 0 when every check holds, 1 otherwise, 2 when something is missing.
 """
@@ -39,6 +42,11 @@ from benchmarks.workload import AGENT_ID, async_path, realistic_body_text
 from letta_contract_kit.schemas.contract import STATUS_RANK
 
 RSS_GROWTH_BOUND = 0.20  # second-half growth of the server's RSS, as a share
+# RSS gained over the soak, as a multiple of --max-store-bytes (allocator slack, bodies in
+# flight, the journal's previews), plus a fixed allowance.
+RSS_PER_STORE_BYTE = 3
+RSS_ALLOWANCE = 64 * 2**20
+RECORD_OVERHEAD = 4096  # bytes a stored run takes beyond its request body, at most
 
 
 @dataclass
@@ -147,6 +155,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-runs", type=int, default=2_000, help="the mock's --max-runs")
     parser.add_argument("--store", choices=["memory", "sqlite", "lmdb"], default="memory")
     parser.add_argument(
+        "--body-bytes", type=int, default=None, help="POST bodies of this size (a long input)"
+    )
+    parser.add_argument(
+        "--max-store-bytes", type=int, default=None, help="the mock's --max-store-bytes"
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -185,11 +199,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv_ += [f"--{args.store}-path", str(folder / f"runs.{args.store}")]
     if args.workers > 1:
         argv_ += ["--server", "granian", "--workers", str(args.workers)]
+    if args.max_store_bytes is not None:
+        argv_ += ["--max-store-bytes", str(args.max_store_bytes)]
+    if args.body_bytes is not None:
+        argv_ += ["--max-body-bytes", str(args.body_bytes + 1024)]
     server = ServerProcess("mock", argv_, port, log_path=folder / "mock.log")
     state = SoakState()
     rss: list[tuple[float, int]] = []
-    body = realistic_body_text()
+    body = (
+        realistic_body_text()
+        if args.body_bytes is None
+        else json.dumps({"input": "x" * (args.body_bytes - 13)})
+    )
     server.start()
+    rss.append((0.0, server.rss_bytes()))
     began = time.monotonic()
     try:
         deadline = began + args.max_seconds
@@ -215,7 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         server.stop()
 
-    newest = sorted(state.runs.items(), key=lambda item: item[1].order)[-(args.max_runs // 2) :]
+    kept_at_most = args.max_runs
+    if args.max_store_bytes is not None:
+        kept_at_most = min(kept_at_most, args.max_store_bytes // (len(body) + RECORD_OVERHEAD))
+    newest = sorted(state.runs.items(), key=lambda item: item[1].order)[-(kept_at_most // 2) :]
     newest_gone = [run_id for run_id, _ in newest if run_id in set(gone)]
     fives = sum(count for status, count in state.statuses.items() if status >= 500)
     half = [value for at, value in rss if at >= load_seconds / 2]
@@ -237,6 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rss_mb_max": round(max(v for _, v in rss) / 2**20, 1),
         "rss_mb_final": round(rss[-1][1] / 2**20, 1),
         "rss_growth_second_half": None if growth is None else round(growth, 3),
+        "rss_mb_gained": round((max(v for _, v in rss) - rss[0][1]) / 2**20, 1),
     }
     checks = [
         {"check": "no 5xx", "measured": fives, "verdict": verdict(fives == 0)},
@@ -260,6 +287,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             "measured": retained,
             "verdict": verdict(retained <= args.max_runs),
         },
+        *(
+            []
+            if args.max_store_bytes is None
+            else [
+                {
+                    "check": f"RSS gained <= {RSS_PER_STORE_BYTE} x max-store-bytes + 64 MiB",
+                    "measured": figures["rss_mb_gained"],
+                    "verdict": verdict(
+                        max(v for _, v in rss) - rss[0][1]
+                        <= RSS_PER_STORE_BYTE * args.max_store_bytes + RSS_ALLOWANCE
+                    ),
+                }
+            ]
+        ),
         {
             "check": f"RSS growth over the second half < {RSS_GROWTH_BOUND:.0%}",
             "measured": figures["rss_growth_second_half"],

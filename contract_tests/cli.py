@@ -5,13 +5,43 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from letta_contract_kit.contract_tests.options import OPTIONS, config_from
 
 EXIT_USAGE = 2
+# What a program killed by SIGPIPE exits with: the reader of its output left early.
+EXIT_CLOSED_PIPE = 141
+REQUIRED = ("base-url",)
+
+RUN_EXAMPLES = """\
+examples:
+  letta-contract run --base-url http://127.0.0.1:8283 --profile quick
+  letta-contract run --base-url https://staging.example.com --agent-id agent-... \\
+      --rate-limit 5/s --max-runs 50 --report contract.json --junit-xml contract.xml
+"""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The examples as written, and every option's default: argparse's, unless the help says
+    it (where it depends on other options, or there is none)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def kit_version() -> str:
+    """The installed kit's version (``unknown`` when run from a tree that is not installed)."""
+    try:
+        return version("letta-contract-kit")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,11 +50,26 @@ def _parser() -> argparse.ArgumentParser:
         description="Conformance suite for Letta's Send Message Async endpoint. "
         "Exit codes: 0 conforming, 1 violations found, 2 usage or connection error.",
     )
+    parser.add_argument("--version", action="version", version=f"letta-contract {kit_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="Test a server against the contract.")
+    run = commands.add_parser(
+        "run",
+        help="Test a server against the contract.",
+        description="Test a server against the contract. Exit codes: 0 conforming, "
+        "1 violations found, 2 usage or connection error, 130 interrupted.",
+        epilog=RUN_EXAMPLES,
+        formatter_class=HelpFormatter,
+    )
+    required = run.add_argument_group("required")
     for name, kwargs in OPTIONS:
-        run.add_argument(f"--{name}", **kwargs)
-    run.add_argument("-v", "--verbose", action="store_true", help="Show divergences as found.")
+        if name in REQUIRED:
+            marked = {**kwargs, "help": f"{kwargs['help']} (required)."}
+            required.add_argument(f"--{name}", required=True, **marked)
+        else:
+            run.add_argument(f"--{name}", **kwargs)
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="Show divergences as found (default: off)."
+    )
     spec = commands.add_parser("openapi", help="Print the generated OpenAPI document (JSON).")
     spec.add_argument("--server-url", default="http://127.0.0.1:8283")
     listing = commands.add_parser("list-checks", help="List the checks and what each verifies.")
@@ -40,6 +85,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader of stdout left (``letta-contract list-checks | head -1``): no traceback.
+        # What is still buffered goes to devnull, as the Python docs' recipe does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_CLOSED_PIPE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "openapi":
         from letta_contract_kit.schemas.openapi import build_openapi

@@ -103,13 +103,14 @@ class Engine:
             if probe_target(ctx) and resolve_agents(ctx):
                 with _receiver(ctx):
                     if first_run(ctx):
-                        for phase in PHASES:
+                        planned = [phase for phase in PHASES if _wanted(ctx, phase)]
+                        for number, phase in enumerate(planned, 1):
                             if ctx.out_of_time():
                                 ctx.notice(
                                     f"the overall deadline passed before the {phase.name} phase"
                                 )
                                 break
-                            _run_phase(ctx, phase)
+                            _run_phase(ctx, phase, number, len(planned))
         except Abort as exc:
             ctx.error(str(exc))
         except TargetUnreachable as exc:
@@ -185,13 +186,16 @@ def _receiver(ctx: SuiteContext) -> Iterator[None]:
             ctx.receiver.close()
 
 
-def _run_phase(ctx: SuiteContext, phase: Phase) -> None:
+def _wanted(ctx: SuiteContext, phase: Phase) -> bool:
+    """Whether the phase runs: the checks chosen need it, and it may send what it sends."""
     if not phase.needed(ctx):
-        return
-    if ctx.config.negative_only and phase.sends_runs and phase.name != "coverage":
-        return
+        return False
+    return not (ctx.config.negative_only and phase.sends_runs and phase.name != "coverage")
+
+
+def _run_phase(ctx: SuiteContext, phase: Phase, number: int, of: int) -> None:
     ctx.phase = phase.name
-    ctx.emit(PhaseStarted(phase.name, phase.description))
+    ctx.emit(PhaseStarted(phase.name, phase.description, number, of))
     began, cases_before = time.monotonic(), ctx.result.cases
     try:
         phase.run(ctx)

@@ -92,8 +92,12 @@ class SuiteStarted:
 
 @dataclass(frozen=True)
 class PhaseStarted:
+    """A phase begins: the ``number``-th of the ``of`` phases this run has (0: not said)."""
+
     phase: str
     description: str
+    number: int = 0
+    of: int = 0
 
 
 @dataclass(frozen=True)

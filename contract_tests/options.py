@@ -6,16 +6,20 @@ import os
 from typing import Any
 
 # (name without dashes, argparse/pytest keyword arguments). The CLI uses ``--name``; the
-# pytest plugin ``--letta-name``.
+# pytest plugin ``--letta-name``. Every help says the default (``%(default)s`` is argparse's,
+# which pytest expands too).
 OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("base-url", {"help": "Root URL of the server under test, e.g. https://staging.example.com"}),
     ("token", {"help": "Bearer token (default: $LETTA_API_KEY). Never printed."}),
-    ("agent-id", {"help": "An existing agent to use; without it the suite creates one."}),
+    (
+        "agent-id",
+        {"help": "An existing agent to use (default: none, the suite creates one and deletes it)."},
+    ),
     (
         "agent-id-2",
         {
-            "help": "A second agent, for the checks that two agents' runs stay apart; "
-            "without it the suite creates one where it can, else skips those checks."
+            "help": "A second agent, for the checks that two agents' runs stay apart "
+            "(default: none, the suite creates one where it can, else skips those checks)."
         },
     ),
     (
@@ -23,10 +27,16 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         {
             "choices": ["quick", "standard", "thorough"],
             "default": "quick",
-            "help": "How hard to try (default: quick).",
+            "help": "How hard to try (default: %(default)s).",
         },
     ),
-    ("seed", {"type": int, "help": "Seed for the generated cases; printed with every run."}),
+    (
+        "seed",
+        {
+            "type": int,
+            "help": "Seed for the generated cases (default: random; printed with every run).",
+        },
+    ),
     (
         "max-runs",
         {
@@ -40,7 +50,8 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         {
             "type": str,
             "default": "20/s",
-            "help": "Most requests a second, e.g. 5/s or 0 for none (default: 20/s).",
+            "help": "Most requests a second, minute or hour, e.g. 5/s or 300/m, or 0 for none "
+            "(default: %(default)s).",
         },
     ),
     (
@@ -49,7 +60,7 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
             "type": float,
             "default": 30.0,
             "help": "Seconds one request may take in total, answer included; a request "
-            "still going then is cut (default: 30).",
+            "still going then is cut (default: %(default)s).",
         },
     ),
     (
@@ -71,7 +82,11 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ),
     (
         "run-deadline",
-        {"type": float, "default": 60.0, "help": "Seconds a run may take to end (default: 60)."},
+        {
+            "type": float,
+            "default": 60.0,
+            "help": "Seconds a run may take to end (default: %(default)s).",
+        },
     ),
     (
         "latency-budget",
@@ -79,16 +94,20 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
             "type": float,
             "default": 10.0,
             "help": "Seconds an answer may take before it is reported as slow (a finding, "
-            "not a violation; 0 for none; default: 10).",
+            "not a violation; 0 for none; default: %(default)s).",
         },
     ),
-    ("poll-interval", {"type": float, "default": 0.25, "help": "Seconds between polls."}),
+    (
+        "poll-interval",
+        {"type": float, "default": 0.25, "help": "Seconds between polls (default: %(default)s)."},
+    ),
     (
         "cancel-settle",
         {
             "type": float,
             "default": 3.0,
-            "help": "Seconds a cancelled run is watched to see it stays cancelled.",
+            "help": "Seconds a cancelled run is watched to see it stays cancelled "
+            "(default: %(default)s).",
         },
     ),
     (
@@ -97,7 +116,7 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
             "action": "append",
             "default": None,
             "metavar": "NAME",
-            "help": "Run only this check (repeatable).",
+            "help": "Run only this check (repeatable; default: every check).",
         },
     ),
     (
@@ -106,23 +125,26 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
             "action": "append",
             "default": None,
             "metavar": "NAME",
-            "help": "Do not run this check (repeatable).",
+            "help": "Do not run this check (repeatable; default: none).",
         },
     ),
     (
         "negative-only",
         {
             "action": "store_true",
-            "help": "Send only requests that must be rejected: creates no runs.",
+            "help": "Send only requests that must be rejected: creates no runs (default: off).",
         },
     ),
     (
         "no-cancel-at-end",
-        {"action": "store_true", "help": "Leave the runs the suite created running at the end."},
+        {
+            "action": "store_true",
+            "help": "Leave the runs the suite created running at the end (default: off).",
+        },
     ),
-    ("no-callbacks", {"action": "store_true", "help": "Do not test callback_url."}),
-    ("junit-xml", {"metavar": "FILE", "help": "Write a JUnit XML report."}),
-    ("report", {"metavar": "FILE", "help": "Write a JSON report."}),
+    ("no-callbacks", {"action": "store_true", "help": "Do not test callback_url (default: off)."}),
+    ("junit-xml", {"metavar": "FILE", "help": "Write a JUnit XML report (default: none)."}),
+    ("report", {"metavar": "FILE", "help": "Write a JSON report (default: none)."}),
 )
 
 
@@ -132,12 +154,16 @@ def parse_rate(text: str | None) -> float | None:
         return None
     value, _, unit = text.strip().partition("/")
     per = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}.get(unit.strip().lower())
-    if per is None:
-        raise ValueError(f"rate limit {text!r}: use N/s, N/m or N/h")
-    rate = float(value) / per
-    if rate < 0:
-        raise ValueError("the rate limit cannot be negative")
-    return rate or None
+    try:
+        count = float(value)
+    except ValueError:
+        count = -1.0
+    if per is None or not count >= 0 or count == float("inf"):
+        raise ValueError(
+            f"the rate limit {text!r} is not a rate: write requests per second, minute or hour "
+            "as N/s, N/m or N/h (e.g. 5/s), or 0 for no limit"
+        )
+    return count / per or None
 
 
 def config_from(values: dict[str, Any]) -> Any:

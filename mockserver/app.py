@@ -20,12 +20,14 @@ from letta_contract_kit.mockserver.config import MockConfig
 from letta_contract_kit.mockserver.errors import ApiError, with_path_id_examples, with_string_detail
 from letta_contract_kit.mockserver.faults import FAULT_HEADER, Fault, FaultError, FaultPlan
 from letta_contract_kit.mockserver.journal import RECORDED_HEADERS, Journal, JournalEntry
+from letta_contract_kit.mockserver.request_log import log_requests
 from letta_contract_kit.mockserver.routes.admin import admin
 from letta_contract_kit.mockserver.routes.agents import agents
 from letta_contract_kit.mockserver.routes.common import EXTENSION, current_request
 from letta_contract_kit.mockserver.routes.health import health
 from letta_contract_kit.mockserver.routes.runs import runs
 from letta_contract_kit.mockserver.service import MockService
+from letta_contract_kit.mockserver.store.base import StoreFailed
 
 log = logging.getLogger("letta_contract_kit.mockserver")
 
@@ -181,6 +183,8 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
     quirks = svc.quirks
     for blueprint in (agents, runs, health, admin):
         app.register_blueprint(blueprint)
+    if cfg.log_requests:  # first, so that its hooks time the others too
+        log_requests(app, cfg.log_format)
 
     @app.before_request
     def before() -> Response | None:
@@ -267,6 +271,13 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
         if status == 405 and quirks.allow_patch_on_405 and MESSAGE_ITEM.fullmatch(request.path):
             headers["Allow"] = "PATCH"  # the server's message item route, PATCH only, wins
         return _json({"detail": text}, status, headers)
+
+    @app.errorhandler(StoreFailed)
+    def store_failed(error: StoreFailed) -> Response:
+        svc.note_store_failure(error)
+        where = "--sqlite-path" if cfg.store == "sqlite" else "--lmdb-path"
+        text = f"{error}; nothing of this request was stored: free space or choose another {where}"
+        return _json({"detail": text}, 507, {"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from letta_contract_kit.mockserver.compat import PROFILE_QUIRKS, Quirks, resolve, unknown_quirks
+from letta_contract_kit.mockserver.extras import missing
 from letta_contract_kit.mockserver.faults import FaultError, parse_fault
 from letta_contract_kit.mockserver.scenarios import ScenarioError, parse_scenario
+from letta_contract_kit.mockserver.store.base import MAX_STORE_BYTES
 from letta_contract_kit.schemas.contract import AGENT_ID
 
 ClockMode = Literal["wall", "virtual", "per-poll"]
@@ -18,6 +20,7 @@ StoreKind = Literal["memory", "sqlite", "lmdb"]
 ServerKind = Literal["granian", "waitress"]
 Profile = Literal["strict", "letta-0.16.8"]
 RouteSet = Literal["all", "minimal"]
+LogFormat = Literal["text", "json"]
 ROUTE_SETS: tuple[RouteSet, ...] = ("all", "minimal")
 
 CLOCK_MODES: tuple[ClockMode, ...] = ("wall", "virtual", "per-poll")
@@ -30,6 +33,9 @@ SERVER_KINDS: tuple[ServerKind, ...] = ("granian", "waitress")
 DEFAULT_THREADS: dict[ServerKind, int] = {"granian": 2, "waitress": 8}
 PROFILES: tuple[Profile, ...] = ("strict", "letta-0.16.8")
 LOOPBACK_HOSTS: tuple[str, ...] = ("loopback", "localhost")
+# The CLI's port when none is given; MockServer and the pytest fixture pick a free one.
+DEFAULT_PORT = 8283
+LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class MockConfig:
     """The mock's settings. Every field has a default; pass the ones you need by keyword."""
 
     host: str = "127.0.0.1"
-    port: int = 8283
+    port: int | None = None  # None: DEFAULT_PORT for the CLI, a free port in-process; 0: free
     agents: list[str] = field(default_factory=list)
     auto_agents: bool = False
     clock: ClockMode = "wall"
@@ -71,6 +77,8 @@ class MockConfig:
     sqlite_path: str | None = None
     lmdb_path: str | None = None
     max_runs: int = 10_000
+    # Bytes of encoded runs (each keeps its request body) the store keeps, whatever the count.
+    max_store_bytes: int = MAX_STORE_BYTES
     callback_timeout: float = 5.0
     callback_hosts: list[str] = field(default_factory=lambda: list(LOOPBACK_HOSTS))
     fault_rate: float = 0.0
@@ -87,6 +95,9 @@ class MockConfig:
     idle_timeout: float = 10.0
     # Open connections the waitress server accepts (fewer if the open-file limit is lower).
     max_connections: int = 1_000
+    # One line per request on stderr (method, path, status, milliseconds, run id), as text or JSON.
+    log_requests: bool = False
+    log_format: LogFormat = "text"
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -119,6 +130,18 @@ class MockConfig:
             found.append(f"store must be one of {', '.join(STORE_KINDS)}, not {self.store!r}")
         if self.routes not in ROUTE_SETS:
             found.append(f"routes must be one of {', '.join(ROUTE_SETS)}, not {self.routes!r}")
+        if self.port is not None and not (
+            isinstance(self.port, int)
+            and not isinstance(self.port, bool)
+            and 0 <= self.port <= 65535
+        ):
+            found.append(
+                f"port must be a number from 0 to 65535 (0 picks a free one), not {self.port!r}"
+            )
+        if self.log_format not in LOG_FORMATS:
+            found.append(
+                f"log_format must be one of {', '.join(LOG_FORMATS)}, not {self.log_format!r}"
+            )
         if self.profile not in PROFILES:
             found.append(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
         unknown = unknown_quirks([*self.quirks, *self.no_quirks])
@@ -126,6 +149,13 @@ class MockConfig:
             found.append(
                 f"unknown quirks {', '.join(unknown)} (letta-mock --list-quirks names them all)"
             )
+        for what, wanted in (
+            ("server 'granian'", self.server == "granian"),
+            ("store 'lmdb'", self.store == "lmdb"),
+        ):
+            why = missing(what) if wanted else None
+            if why:
+                found.append(why)
         if self.store == "sqlite" and not self.sqlite_path:
             found.append("store 'sqlite' needs sqlite_path")
         if self.store == "lmdb" and not self.lmdb_path:
@@ -154,6 +184,7 @@ class MockConfig:
         for name in (
             "max_body_bytes",
             "max_runs",
+            "max_store_bytes",
             "journal_size",
             "journal_body_bytes",
             "threads",
@@ -163,6 +194,11 @@ class MockConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 found.append(f"{name} must be at least 1")
+        if self.max_store_bytes < 2 * self.max_body_bytes:
+            found.append(
+                f"max_store_bytes ({self.max_store_bytes}) must be at least twice "
+                f"max_body_bytes ({self.max_body_bytes}), room for a run of the largest body"
+            )
         if self.callback_timeout <= 0:
             found.append("callback_timeout must be positive")
         if self.idle_timeout <= 0:

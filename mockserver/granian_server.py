@@ -92,21 +92,22 @@ def accepting(host: str, port: int, workers: int) -> bool:
     return listeners is None or listeners >= workers
 
 
-def announce_when_accepting(config: MockConfig, announce: Callable[[], None]) -> None:
-    """Call ``announce`` (in a thread of the supervisor) once the workers accept: Granian's
-    workers each bind their own socket after loading the app, so before that a connection
-    is refused."""
+def announce_when_accepting(config: MockConfig, port: int, announce: Callable[[], None]) -> None:
+    """Call ``announce`` (in a thread of the supervisor) once the workers accept on ``port``:
+    Granian's workers each bind their own socket after loading the app, so before that a
+    connection is refused."""
 
     def wait() -> None:
-        while not accepting(config.host, config.port, config.workers):
+        while not accepting(config.host, port, config.workers):
             time.sleep(READY_PAUSE)
         announce()
 
     threading.Thread(target=wait, name="letta-mock-ready", daemon=True).start()
 
 
-def serve_granian(config: MockConfig, build_app: Callable[[], Any]) -> None:
-    """Serve ``build_app()`` (called in the worker) until the supervisor is interrupted."""
+def serve_granian(config: MockConfig, port: int, build_app: Callable[[], Any]) -> None:
+    """Serve ``build_app()`` (called in the worker) on ``port`` (not 0: Granian does not say
+    which port it bound) until the supervisor is interrupted."""
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
@@ -119,7 +120,7 @@ def serve_granian(config: MockConfig, build_app: Callable[[], Any]) -> None:
     server = MPServer(
         "letta-mock",
         address=config.host,
-        port=config.port,
+        port=port,
         interface=Interfaces.WSGI,
         workers=config.workers,
         blocking_threads=config.threads_for("granian"),

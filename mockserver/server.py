@@ -14,7 +14,7 @@ from waitress.channel import HTTPChannel
 from waitress.trigger import trigger
 
 from letta_contract_kit.mockserver.app import create_app
-from letta_contract_kit.mockserver.config import MockConfig
+from letta_contract_kit.mockserver.config import DEFAULT_PORT, MockConfig
 from letta_contract_kit.mockserver.conversation import new_id
 from letta_contract_kit.mockserver.granian_server import (
     announce_when_accepting,
@@ -37,17 +37,21 @@ class MockServer:
     ...     client = Letta(base_url=mock.base_url)
     ...     run = client.agents.messages.create_async(mock.agent_id, input="hi")
 
-    ``port=0`` (the default) picks a free port. Without configured agents one is seeded and
-    kept across resets: ``mock.agent_id``.
+    It binds ``config.host`` and ``config.port``; ``port=`` wins over the config's. A port of
+    0 or None (the config's default) picks a free one. Without configured agents one is
+    seeded and kept across resets: ``mock.agent_id``.
     """
 
-    def __init__(self, config: MockConfig | None = None, *, port: int = 0, **fields: Any) -> None:
+    def __init__(
+        self, config: MockConfig | None = None, *, port: int | None = None, **fields: Any
+    ) -> None:
         base = config if config is not None else MockConfig(**fields)
         if config is not None and fields:
             base = replace(base, **fields)
         if not base.agents:
             base = replace(base, agents=[new_id("agent")])
-        self.config = replace(base, port=port)
+        chosen = port if port is not None else base.port
+        self.config = replace(base, port=chosen or 0)
         self.service: MockService | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -60,9 +64,14 @@ class MockServer:
             return self
         self.service = MockService(self.config)
         self._app = create_app(service=self.service)
-        self._server = create_json_server(
-            self._app, self.config, asyncore_loop_timeout=LOOP_TIMEOUT
-        )
+        try:
+            self._server = create_json_server(
+                self._app, self.config, asyncore_loop_timeout=LOOP_TIMEOUT
+            )
+        except OSError:  # e.g. the port is taken: nothing is left running
+            self.service.close()
+            self.service = None
+            raise
         self._thread = threading.Thread(target=self._server.run, name="letta-mock", daemon=True)
         self._thread.start()
         self._wait_ready()
@@ -200,8 +209,11 @@ def serve(config: MockConfig, service: MockService | None = None) -> None:
     """Serve in the foreground until interrupted (the CLI's job).
 
     ``service``: an already built one (e.g. with a filled store); by default one is built from
-    ``config``. Under Granian it is built, or inherited, in each worker process.
+    ``config``. Under Granian it is built, or inherited, in each worker process. Without a
+    port, it serves on ``DEFAULT_PORT``.
     """
+    if config.port is None:
+        config = replace(config, port=DEFAULT_PORT)
     if config.server == "granian":
         _serve_granian(config, service)
         return
@@ -219,12 +231,12 @@ def _serve_granian(config: MockConfig, service: MockService | None) -> None:
         # Open the file once here, so a bad path or a file of another version stops the
         # command with its message instead of failing in every worker.
         open_store(config).close()
-    if config.port == 0:
-        config = replace(config, port=free_port(config.host))
+    port = config.port or free_port(config.host)
+    config = replace(config, port=port)
 
     def build_app() -> Any:  # in each worker, also in one that replaces a dead one
         return create_app(service=service if service is not None else MockService(config))
 
     # The supervisor says "listening" once the workers accept, not when one has built its app.
-    announce_when_accepting(config, lambda: announce(config, config.port))
-    serve_granian(config, build_app)
+    announce_when_accepting(config, port, lambda: announce(config, port))
+    serve_granian(config, port, build_app)

@@ -29,8 +29,7 @@ from letta_contract_kit.mockserver.lifecycle import RunLifecycle
 from letta_contract_kit.mockserver.profiles import background_error, takes_no_step
 from letta_contract_kit.mockserver.records import RunRecord
 from letta_contract_kit.mockserver.scenarios import Scenario, parse_scenario, parse_scenarios
-from letta_contract_kit.mockserver.store.base import Store
-from letta_contract_kit.mockserver.store.lmdb import LmdbStore
+from letta_contract_kit.mockserver.store.base import Store, StoreFailed
 from letta_contract_kit.mockserver.store.memory import MemoryStore
 from letta_contract_kit.mockserver.store.sqlite import SqliteStore
 from letta_contract_kit.schemas.contract import (
@@ -51,16 +50,18 @@ ENDS_WITHOUT_STEP = "succeed"
 # Letta 0.16.8 records a run's duration about 1.2 s after the run ends; listings made
 # before that show null.
 LISTED_DURATION_DELAY = 1.2
+HEALTH_KEY = "health-probe"
 
 
 def open_store(config: MockConfig) -> Store:
+    bounds = {"max_runs": config.max_runs, "max_bytes": config.max_store_bytes}
     if config.store == "sqlite":
-        return SqliteStore(str(config.sqlite_path), max_runs=config.max_runs)
+        return SqliteStore(str(config.sqlite_path), **bounds)
     if config.store == "lmdb":
-        return LmdbStore(
-            str(config.lmdb_path), max_runs=config.max_runs, max_body_bytes=config.max_body_bytes
-        )
-    return MemoryStore(max_runs=config.max_runs)
+        from letta_contract_kit.mockserver.store.lmdb import LmdbStore  # the [lmdb] extra
+
+        return LmdbStore(str(config.lmdb_path), max_body_bytes=config.max_body_bytes, **bounds)
+    return MemoryStore(**bounds)
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ class MockService:
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
         self._last_sweep = 0.0
+        # Why the store last failed to write (a full disk), until a write succeeds again.
+        self.store_problem: str | None = None
         self.seed_agents()
 
     # -- agents -------------------------------------------------------------------------
@@ -237,6 +240,7 @@ class MockService:
             record.error = error
             record.no_step = no_step
             self.store.add_run(record)
+        self.store_problem = None
         return dict(record.run)
 
     def _background_error(
@@ -449,8 +453,25 @@ class MockService:
         self._last_sweep = now
         try:
             self.sweep()
+        except StoreFailed as exc:  # said once; the runs move on when the store writes again
+            self.note_store_failure(exc)
         except Exception:  # the sweep must outlive one bad run
             log.exception("letta-mock: the background sweep failed")
+
+    def note_store_failure(self, exc: StoreFailed) -> None:
+        if self.store_problem != str(exc):
+            log.error("letta-mock: %s", exc)
+        self.store_problem = str(exc)
+
+    def store_health(self) -> str | None:
+        """Why the store cannot be used (None: it can): a write that failed, from then until
+        a run is stored again, or a small write tried now on a store with a file."""
+        if self.store_problem is None and self.config.store != "memory":
+            try:
+                self.store.set_setting(HEALTH_KEY, time.time())
+            except StoreFailed as exc:
+                self.note_store_failure(exc)
+        return self.store_problem
 
     def _sweep_loop(self) -> None:
         while not self._stop.wait(SWEEP_SECONDS):

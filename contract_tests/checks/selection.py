@@ -42,6 +42,9 @@ def select(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[Check]:
     only, skip = list(only), list(skip)
     unknown = [n for n in (*only, *skip) if n not in known]
     if unknown:
-        raise UnknownCheck(f"unknown check(s): {', '.join(unknown)}; known: {', '.join(known)}")
+        raise UnknownCheck(
+            f"unknown check(s) {', '.join(unknown)}: choose from {', '.join(known)} "
+            "(`letta-contract list-checks` says what each verifies)"
+        )
     chosen = only or list(known)
     return [known[n] for n in chosen if n not in skip]

@@ -86,7 +86,9 @@ def send_message_async(agent_id: str) -> tuple[dict[str, Any], int]:
         return svc.create_run(agent_id, body, scenario, agent=agent), 200
     except StoreFull as exc:
         raise detail(
-            503, f"{exc}; wait for runs to end or raise --max-runs", {"Retry-After": "1"}
+            503,
+            f"{exc}; wait for runs to end or raise --max-runs / --max-store-bytes",
+            {"Retry-After": "1"},
         ) from None
 
 

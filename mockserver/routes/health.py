@@ -13,8 +13,13 @@ health = Blueprint("health", __name__)
 
 
 @health.get("/v1/health/")
-def health_check() -> dict[str, Any]:
-    return {"version": service().config.server_version, "status": "ok"}
+def health_check() -> tuple[dict[str, Any], int]:
+    """``ok`` (200), or 503 with why the store cannot write (a full disk)."""
+    svc = service()
+    problem = svc.store_health()
+    if problem is not None:
+        return {"version": svc.config.server_version, "status": "error", "detail": problem}, 503
+    return {"version": svc.config.server_version, "status": "ok"}, 200
 
 
 @health.get("/openapi.json")

@@ -7,9 +7,32 @@ from typing import Any, Protocol
 
 from letta_contract_kit.mockserver.records import RunRecord
 
+MAX_STORE_BYTES = 256 * 1024 * 1024
+
+
+class CannotOpen(ValueError):
+    """The store's file cannot be used (no such directory, no permission, not a store, no
+    space): said in one sentence that names the path and the option to change."""
+
 
 class StoreFull(RuntimeError):
-    """Every stored run is still active and the store holds as many runs as it may."""
+    """The store holds as many runs, or as many bytes of them, as it may, and no run it
+    could evict has ended."""
+
+
+class StoreFailed(RuntimeError):
+    """The store could not read or write its file (a full disk, an I/O error): nothing of the
+    operation was kept, and what was stored before is still there."""
+
+
+def full_message(count: int, size: int, max_runs: int, max_bytes: int, adding: int) -> str:
+    """Why a run of ``adding`` bytes cannot be stored, naming the bound it would break."""
+    if count >= max_runs:
+        return f"the store holds {count} runs (max_runs) and none of them has ended"
+    return (
+        f"the store holds {size:,} bytes of runs; a run of {adding:,} more would pass "
+        f"max_store_bytes ({max_bytes:,}) and no run it could evict has ended"
+    )
 
 
 class Store(Protocol):
@@ -20,13 +43,15 @@ class Store(Protocol):
     """
 
     max_runs: int
+    max_bytes: int
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
     def add_run(self, record: RunRecord) -> None:
-        """Store a new run, evicting the oldest terminal runs beyond ``max_runs``.
+        """Store a new run, first evicting the oldest terminal runs, as many as it takes for
+        the store to stay within ``max_runs`` runs and ``max_bytes`` bytes of encoded runs.
 
-        Raises StoreFull when no run can be evicted.
+        Raises StoreFull when not enough runs can be evicted.
         """
 
     def save_run(self, record: RunRecord) -> None: ...

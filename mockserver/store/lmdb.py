@@ -6,11 +6,8 @@ a mutex in the lock file beside the store, so ``transaction()`` makes a read-mod
 atomic across threads and processes. Commits are written to the operating system, not
 flushed to the disk: a killed mock loses nothing, a crashed machine may.
 
-On Linux, writes go straight into the memory map (LMDB's ``writemap``): a commit then copies
-no pages and makes no write calls, which saves about a tenth of a POST's cost. LMDB then
-sizes the file to the whole reserved map at once; Linux file systems keep it sparse, so the
-disk holds only what was written (``du``), while ``ls`` shows the reservation. The price: a
-disk that fills up under the file stops the process with SIGBUS instead of failing a write.
+LMDB writes pages with write calls (not through its memory map), so the file grows as it is
+filled, and a disk that fills up is an error the mock answers, not a signal that stops it.
 
 Layout (named databases):
 
@@ -21,7 +18,7 @@ Layout (named databases):
 * ``due``: when the plan ends the run (a big-endian double, so keys sort by time) and its seq
   -> run id: the sweep reads only the runs that are due, however many are active;
 * ``agents``, ``settings``: JSON text;
-* ``meta``: the file's format and the last seq given out.
+* ``meta``: the file's format, the last seq given out and the bytes of stored records.
 
 Records are encoded with ``marshal``, whose format belongs to the Python version: the
 format key names it, and a file written by another version is refused.
@@ -42,9 +39,15 @@ from typing import Any
 import lmdb
 
 from letta_contract_kit.mockserver.records import RunRecord
-from letta_contract_kit.mockserver.store.base import StoreFull
+from letta_contract_kit.mockserver.store import base
+from letta_contract_kit.mockserver.store.base import (
+    MAX_STORE_BYTES,
+    StoreFailed,
+    StoreFull,
+    full_message,
+)
 
-FORMAT = f"letta-mock-lmdb 2, marshal {marshal.version}, python {sys.version_info[0]}.{sys.version_info[1]}"
+FORMAT = f"letta-mock-lmdb 3, marshal {marshal.version}, python {sys.version_info[0]}.{sys.version_info[1]}"
 NAMES = (b"runs", b"order", b"active", b"due", b"agents", b"settings", b"meta")
 SEQ = struct.Struct(">Q")
 # Clock readings are never negative, and big-endian IEEE doubles of non-negative numbers sort
@@ -54,8 +57,10 @@ DUE = struct.Struct(">dQ")
 # for a request of the largest size the mock accepts, twice over, and its record.
 RESERVE_PER_RUN = 64 * 1024
 RESERVE_BASE = 256 * 1024 * 1024
-# Only where the file is sure to stay sparse (elsewhere it may take the reservation on disk).
-WRITEMAP = sys.platform == "linux"
+# Writing through the map (``writemap``) would save about a tenth of a POST, but a disk that
+# fills up under a mapped file stops the process with SIGBUS: without it LMDB writes pages
+# with write calls, and a full disk is an error the mock answers (507) and survives.
+WRITEMAP = False
 
 
 def map_size(max_runs: int, max_body_bytes: int) -> int:
@@ -67,7 +72,7 @@ class IncompatibleFile(ValueError):
     """The LMDB file was written by another version of the mock or of Python."""
 
 
-class CannotOpen(ValueError):
+class CannotOpen(base.CannotOpen):
     """LMDB refused the file (a directory in the way, no permission, no address space)."""
 
 
@@ -93,7 +98,8 @@ class _Environment:
             )
         except lmdb.Error as error:
             raise CannotOpen(
-                f"cannot open the LMDB store {path} ({size:,} bytes of address space): {error}"
+                f"cannot open the LMDB store {path} ({size:,} bytes of address space): {error}; "
+                "choose another --lmdb-path"
             ) from error
         self.env.reader_check()  # slots of readers in processes that died
         self.dbs = {name: self.env.open_db(name) for name in NAMES}
@@ -127,9 +133,16 @@ def _detach(environment: _Environment) -> None:
 
 
 class LmdbStore:
-    def __init__(self, path: str, max_runs: int = 10_000, max_body_bytes: int = 1_048_576) -> None:
+    def __init__(
+        self,
+        path: str,
+        max_runs: int = 10_000,
+        max_body_bytes: int = 1_048_576,
+        max_bytes: int = MAX_STORE_BYTES,
+    ) -> None:
         self.path = path
         self.max_runs = max_runs
+        self.max_bytes = max_bytes
         self._map_size = map_size(max_runs, max_body_bytes)
         self._at = _attach(path, self._map_size)
         self._dbs = self._at.dbs
@@ -176,6 +189,9 @@ class LmdbStore:
             except lmdb.MapFullError as error:  # from a write inside, or from the commit
                 txn.abort()
                 raise StoreFull(f"the LMDB file {self.path} is full: {error}") from error
+            except lmdb.Error as error:  # a full disk, an I/O error
+                txn.abort()
+                raise StoreFailed(f"the LMDB store {self.path} failed: {error}") from error
             except BaseException:
                 txn.abort()
                 raise
@@ -202,12 +218,22 @@ class LmdbStore:
             last = txn.get(b"seq", db=meta)
             record.seq = (SEQ.unpack(last)[0] if last else 0) + 1
             txn.put(b"seq", SEQ.pack(record.seq), db=meta)
+            data = record.to_bytes()
             count = txn.stat(self._dbs[b"runs"])["entries"]
-            if count >= self.max_runs:
-                self._evict(txn, count - self.max_runs + 1, count)
+            size = self._size(txn)
+            if count >= self.max_runs or size + len(data) > self.max_bytes:
+                size = self._evict(txn, count, size, len(data))
             txn.put(SEQ.pack(record.seq), record.id.encode(), db=self._dbs[b"order"])
-            self._write(txn, record.id.encode(), record.to_bytes())
+            self._write(txn, record.id.encode(), data)
+            self._set_size(txn, size + len(data))
             self._index(txn, record, None)
+
+    def _size(self, txn: Any) -> int:
+        found = txn.get(b"bytes", db=self._dbs[b"meta"])
+        return SEQ.unpack(found)[0] if found else 0
+
+    def _set_size(self, txn: Any, size: int) -> None:
+        txn.put(b"bytes", SEQ.pack(max(size, 0)), db=self._dbs[b"meta"])
 
     # Each call into LMDB lets go of the interpreter lock, and under load another thread may
     # keep it for a switch interval before this one gets it back, all the while holding the
@@ -234,28 +260,39 @@ class LmdbStore:
         if due_key:
             txn.put(due_key, record.id.encode(), db=due_db)
 
-    def _evict(self, txn: Any, excess: int, count: int) -> None:
-        """Delete the ``excess`` oldest settled runs, passing over active ones."""
-        active = self._dbs[b"active"]
+    def _evict(self, txn: Any, count: int, size: int, adding: int) -> int:
+        """Delete the oldest settled runs, passing over active ones, until one more run of
+        ``adding`` bytes fits both bounds; the bytes then stored. StoreFull (and so an abort
+        of the whole transaction) when it cannot fit."""
+        if adding > self.max_bytes:
+            raise StoreFull(full_message(0, 0, self.max_runs, self.max_bytes, adding))
+        active, runs = self._dbs[b"active"], self._dbs[b"runs"]
         victims: list[tuple[bytes, bytes]] = []
-        for key, run_id in txn.cursor(db=self._dbs[b"order"]):
-            if txn.get(key, db=active) is None:
-                victims.append((key, run_id))
-                if len(victims) == excess:
-                    break
-        if len(victims) < excess:
-            raise StoreFull(f"the store holds {count} runs (max_runs) and none of them has ended")
+        order = txn.cursor(db=self._dbs[b"order"])
+        settled = ((k, r) for k, r in order if txn.get(k, db=active) is None)
+        while count >= self.max_runs or size + adding > self.max_bytes:
+            found = next(settled, None)
+            if found is None:
+                raise StoreFull(full_message(count, size, self.max_runs, self.max_bytes, adding))
+            victims.append(found)
+            count -= 1
+            size -= len(txn.get(found[1], db=runs) or b"")
         for key, run_id in victims:
             txn.delete(key, db=self._dbs[b"order"])
-            txn.delete(run_id, db=self._dbs[b"runs"])
+            txn.delete(run_id, db=runs)
+        return size
 
     def save_run(self, record: RunRecord) -> None:
         with self.transaction():
             txn = self._at.local.txn
             run_id = record.id.encode()
-            if self._write(txn, run_id, record.to_bytes()) is None:  # evicted meanwhile
+            data = record.to_bytes()
+            replaced = self._write(txn, run_id, data)
+            if replaced is None:  # evicted meanwhile
                 txn.delete(run_id, db=self._dbs[b"runs"])
                 return
+            if len(data) != len(replaced):
+                self._set_size(txn, self._size(txn) + len(data) - len(replaced))
             before = txn.pop(SEQ.pack(record.seq), db=self._dbs[b"active"])
             self._index(txn, record, before)
 
@@ -318,6 +355,7 @@ class LmdbStore:
         with self.transaction():
             for name in (b"runs", b"order", b"active", b"due", b"agents", b"settings"):
                 self._at.local.txn.drop(self._dbs[name], delete=False)
+            self._set_size(self._at.local.txn, 0)
 
     def close(self) -> None:
         _detach(self._at)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 from collections import OrderedDict
@@ -10,11 +9,12 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from letta_contract_kit.mockserver.records import RunRecord
-from letta_contract_kit.mockserver.store.base import StoreFull
+from letta_contract_kit.mockserver.store.base import MAX_STORE_BYTES, StoreFull, full_message
 
 
 class MemoryStore:
-    """Keeps at most ``max_runs`` runs; beyond that the oldest settled runs are evicted.
+    """Keeps at most ``max_runs`` runs and ``max_bytes`` bytes of them; beyond either, the
+    oldest settled runs are evicted.
 
     Each run is kept as one compact bytes object (``RunRecord.to_bytes``, about 1 KB for a
     realistic request), so callers never share state by accident and a stored run costs
@@ -22,10 +22,12 @@ class MemoryStore:
     reason.
     """
 
-    def __init__(self, max_runs: int = 10_000) -> None:
+    def __init__(self, max_runs: int = 10_000, max_bytes: int = MAX_STORE_BYTES) -> None:
         self.max_runs = max_runs
+        self.max_bytes = max_bytes
         self._lock = threading.RLock()
         self._runs: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes = 0  # the sum of the stored encodings' lengths
         # The runs that have not settled, with the moment their plan ends them (None: not by
         # the clock; see RunRecord.due), so neither the sweep nor eviction decodes the store.
         self._active: dict[str, float | None] = {}
@@ -38,29 +40,41 @@ class MemoryStore:
 
     def add_run(self, record: RunRecord) -> None:
         with self._lock:
-            if len(self._runs) >= self.max_runs:
-                self._evict(len(self._runs) - self.max_runs + 1)
             self._seq += 1
             record.seq = self._seq
-            self._put(record)
+            data = record.to_bytes()
+            if len(self._runs) >= self.max_runs or self._bytes + len(data) > self.max_bytes:
+                self._evict(len(data))
+            self._put(record, data)
 
-    def _put(self, record: RunRecord) -> None:
-        self._runs[record.id] = record.to_bytes()
+    def _put(self, record: RunRecord, data: bytes | None = None) -> None:
+        data = record.to_bytes() if data is None else data
+        replaced = self._runs.get(record.id)
+        self._runs[record.id] = data
+        self._bytes += len(data) - (len(replaced) if replaced is not None else 0)
         if record.settled:
             self._active.pop(record.id, None)
         else:
             self._active[record.id] = record.due()
 
-    def _evict(self, count: int) -> None:
-        # Oldest first; stops at the count, so the cost is that of the runs passed over.
+    def _evict(self, adding: int) -> None:
+        """Evict the oldest settled runs until one more run of ``adding`` bytes fits; the
+        cost is that of the runs passed over."""
+        count, size = len(self._runs), self._bytes
+        if adding > self.max_bytes:  # no eviction makes room: keep what is stored
+            raise StoreFull(full_message(0, 0, self.max_runs, self.max_bytes, adding))
+        victims: list[str] = []
         settled = (run_id for run_id in self._runs if run_id not in self._active)
-        victims = list(itertools.islice(settled, count))
-        if len(victims) < count:
-            raise StoreFull(
-                f"the store holds {len(self._runs)} runs (max_runs) and none of them has ended"
-            )
+        while count >= self.max_runs or size + adding > self.max_bytes:
+            victim = next(settled, None)
+            if victim is None:
+                raise StoreFull(full_message(count, size, self.max_runs, self.max_bytes, adding))
+            victims.append(victim)
+            count -= 1
+            size -= len(self._runs[victim])
         for run_id in victims:
             del self._runs[run_id]
+        self._bytes = size
 
     def save_run(self, record: RunRecord) -> None:
         with self._lock:
@@ -109,6 +123,7 @@ class MemoryStore:
     def clear(self) -> None:
         with self._lock:
             self._runs.clear()
+            self._bytes = 0
             self._active.clear()
             self._agents.clear()
             self._settings.clear()

@@ -15,11 +15,17 @@ from contextlib import contextmanager
 from typing import Any
 
 from letta_contract_kit.mockserver.records import RunRecord
-from letta_contract_kit.mockserver.store.base import StoreFull
+from letta_contract_kit.mockserver.store.base import (
+    MAX_STORE_BYTES,
+    CannotOpen,
+    StoreFailed,
+    StoreFull,
+    full_message,
+)
 
 # ``settled``: nothing will change the run again (evictable); ``due``: when its plan ends it
 # (RunRecord.due; NULL: not by the clock, or settled). ``counts`` holds the number of runs,
-# so that an insert need not count the table.
+# and of bytes of their records (kept by triggers), so that an insert need not read the table.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -34,11 +40,22 @@ CREATE INDEX IF NOT EXISTS runs_settled ON runs (settled, seq);
 CREATE INDEX IF NOT EXISTS runs_due ON runs (due) WHERE due IS NOT NULL;
 CREATE TABLE IF NOT EXISTS counts (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counts (name, value) VALUES ('runs', 0);
+INSERT OR IGNORE INTO counts (name, value) VALUES ('bytes', 0);
+CREATE TRIGGER IF NOT EXISTS runs_bytes_in AFTER INSERT ON runs BEGIN
+    UPDATE counts SET value = value + length(CAST(NEW.data AS BLOB)) WHERE name = 'bytes';
+END;
+CREATE TRIGGER IF NOT EXISTS runs_bytes_up AFTER UPDATE OF data ON runs BEGIN
+    UPDATE counts SET value = value + length(CAST(NEW.data AS BLOB))
+        - length(CAST(OLD.data AS BLOB)) WHERE name = 'bytes';
+END;
+CREATE TRIGGER IF NOT EXISTS runs_bytes_out AFTER DELETE ON runs BEGIN
+    UPDATE counts SET value = value - length(CAST(OLD.data AS BLOB)) WHERE name = 'bytes';
+END;
 CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # PRAGMA user_version of the files this version writes; other versions' files are refused.
-FORMAT = 2
+FORMAT = 3
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -47,9 +64,10 @@ class IncompatibleFile(ValueError):
 
 
 class SqliteStore:
-    def __init__(self, path: str, max_runs: int = 10_000) -> None:
+    def __init__(self, path: str, max_runs: int = 10_000, max_bytes: int = MAX_STORE_BYTES) -> None:
         self.path = path
         self.max_runs = max_runs
+        self.max_bytes = max_bytes
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
@@ -57,6 +75,19 @@ class SqliteStore:
         # Threads of one process queue here rather than in SQLite's busy handler, which
         # polls with sleeps of a millisecond and more; other processes still meet the file lock.
         self._writer = threading.Lock()
+        try:
+            self._open()
+        except sqlite3.Error as error:
+            self.close()
+            raise CannotOpen(
+                f"cannot use the SQLite store {path}: {error}; choose another --sqlite-path"
+            ) from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> None:
+        path = self.path
         connection = self._connection()
         with self.transaction():
             (version,) = connection.execute("PRAGMA user_version").fetchone()
@@ -66,9 +97,8 @@ class SqliteStore:
                     f"{path} holds a store of another letta-mock version (format {version}, "
                     f"this version reads {FORMAT}); delete it or choose another --sqlite-path"
                 )
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    connection.execute(statement)
+            for statement in _statements(SCHEMA):
+                connection.execute(statement)
             connection.execute(f"PRAGMA user_version={FORMAT}")
 
     def _connection(self) -> sqlite3.Connection:
@@ -108,45 +138,70 @@ class SqliteStore:
                 self._local.depth -= 1
             return
         with self._writer:
-            connection.execute("BEGIN IMMEDIATE")
+            self._run(connection, "BEGIN IMMEDIATE")
             self._local.depth = 1
             try:
                 yield
             except BaseException:
                 self._local.depth = 0
-                connection.execute("ROLLBACK")
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
                 raise
             self._local.depth = 0
-            connection.execute("COMMIT")
+            try:
+                self._run(connection, "COMMIT")
+            except StoreFailed:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+
+    def _run(self, connection: sqlite3.Connection, sql: str, args: tuple[Any, ...] = ()) -> Any:
+        try:
+            return connection.execute(sql, args)
+        except (sqlite3.OperationalError, sqlite3.DatabaseError) as error:
+            if isinstance(error, sqlite3.IntegrityError):
+                raise
+            raise StoreFailed(f"the SQLite store {self.path} failed: {error}") from error
 
     def _execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        return self._connection().execute(sql, args)
+        cursor: sqlite3.Cursor = self._run(self._connection(), sql, args)
+        return cursor
 
     def add_run(self, record: RunRecord) -> None:
+        data = record.to_json()
         with self.transaction():
             (record.seq,) = self._execute(
                 "INSERT INTO runs (id, agent_id, settled, due, data) VALUES (?, ?, ?, ?, ?)"
                 " RETURNING seq",
-                (record.id, record.agent_id, int(record.settled), record.due(), record.to_json()),
+                (record.id, record.agent_id, int(record.settled), record.due(), data),
             ).fetchone()
             (count,) = self._execute(
                 "UPDATE counts SET value = value + 1 WHERE name = 'runs' RETURNING value"
             ).fetchone()
-            if count > self.max_runs:
-                self._evict(count - self.max_runs, count)
+            (size,) = self._execute("SELECT value FROM counts WHERE name = 'bytes'").fetchone()
+            if count > self.max_runs or size > self.max_bytes:
+                self._evict(count, size, len(data.encode()))
 
-    def _evict(self, excess: int, count: int) -> None:
-        """Delete the ``excess`` oldest settled runs (the one just added has not settled)."""
-        victims = [
-            row[0]
-            for row in self._execute(
-                "SELECT seq FROM runs WHERE settled = 1 ORDER BY seq LIMIT ?", (excess,)
-            )
-        ]
-        if len(victims) < excess:
-            raise StoreFull(
-                f"the store holds {count - 1} runs (max_runs) and none of them has ended"
-            )
+    def _evict(self, count: int, size: int, adding: int) -> None:
+        """Delete the oldest settled runs (the one just added, of ``adding`` bytes, has not
+        settled) until the store is within both bounds; StoreFull (and so a rollback of the
+        insert) when it cannot be."""
+        if adding > self.max_bytes:
+            raise StoreFull(full_message(0, 0, self.max_runs, self.max_bytes, adding))
+        victims: list[int] = []
+        rows = self._execute(
+            "SELECT seq, length(CAST(data AS BLOB)) FROM runs WHERE settled = 1 ORDER BY seq"
+        )
+        while count > self.max_runs or size > self.max_bytes:
+            row = rows.fetchone()
+            if row is None:
+                raise StoreFull(
+                    full_message(count - 1, size - adding, self.max_runs, self.max_bytes, adding)
+                )
+            victims.append(row[0])
+            count -= 1
+            size -= row[1]
+        rows.close()
         self._execute(
             f"DELETE FROM runs WHERE seq IN ({','.join('?' * len(victims))})", tuple(victims)
         )
@@ -203,7 +258,7 @@ class SqliteStore:
         with self.transaction():
             for table in ("runs", "agents", "settings"):
                 self._execute(f"DELETE FROM {table}")
-            self._execute("UPDATE counts SET value = 0 WHERE name = 'runs'")
+            self._execute("UPDATE counts SET value = 0 WHERE name IN ('runs', 'bytes')")
 
     def close(self) -> None:
         with self._all_lock:
@@ -214,6 +269,17 @@ class SqliteStore:
             except sqlite3.Error:
                 continue
         self._local = threading.local()
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of ``script`` one by one (a trigger's body holds semicolons too)."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
 
 
 def _record(row: tuple[int, str]) -> RunRecord:

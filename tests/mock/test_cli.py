@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 import requests
 
-from letta_contract_kit.mockserver.cli import config_from_args, main
+from letta_contract_kit.mockserver.cli import (
+    EXAMPLES,
+    EXIT_CLOSED_PIPE,
+    HelpFormatter,
+    build_parser,
+    config_from_args,
+    main,
+)
 from letta_contract_kit.mockserver.config import Timings, load_config_file
 
 AGENT = "agent-123e4567-e89b-42d3-8456-426614174000"
@@ -205,3 +214,91 @@ def test_a_store_file_that_cannot_open_stops_granian_workers_before_they_start(
     argv += ["--store", "lmdb", "--lmdb-path", str(tmp_path)]  # a directory
     assert main(argv) == 2
     assert "cannot open the LMDB store" in capsys.readouterr().err
+
+
+def mock_command() -> list[str]:
+    """The console script, or ``python -m`` where it is not installed beside the interpreter."""
+    script = Path(sys.executable).with_name("letta-mock")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "letta_contract_kit.mockserver"]
+
+
+def test_version_names_the_command_and_the_installed_kit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"letta-mock {version('letta-contract-kit')}\n"
+
+
+def test_help_groups_the_flags_shows_every_default_and_examples(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one line per flag
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    groups = ("server", "lifecycle", "store", "callbacks", "compat", "faults", "admin", "logging")
+    for group in groups:
+        assert f"\n{group}:\n" in out, group
+    assert "--port PORT" in out and "(default: 8283)" in out and "(default: waitress)" in out
+    assert out.rstrip().endswith("--store lmdb --lmdb-path runs.lmdb")
+    # Every flag that has a default says it (--help, --version, --list-quirks and --compat
+    # have none: argparse.SUPPRESS).
+    formatter = HelpFormatter("letta-mock")
+    for action in build_parser()._actions:
+        if action.default is not argparse.SUPPRESS:
+            shown = formatter._get_help_string(action) or ""
+            assert "default" in shown, action.option_strings
+
+
+def test_the_help_examples_are_valid_command_lines() -> None:
+    examples = [line.split()[1:] for line in EXAMPLES.splitlines() if line.startswith("  ")]
+    assert len(examples) >= 3
+    for argv in examples:
+        assert config_from_args(argv).port is not None
+
+
+def test_a_config_file_port_is_kept_and_none_means_8283(tmp_path: Path) -> None:
+    path = tmp_path / "mock.toml"
+    path.write_text("port = 0\n")
+    assert config_from_args(["--config", str(path)]).port == 0
+    assert config_from_args(["--config", str(path), "--port", "9000"]).port == 9000
+    assert config_from_args(["--port", "8283", "--clock", "wall"]).port == 8283
+
+
+def test_log_flags_reach_the_config() -> None:
+    assert (config_from_args([]).log_requests, config_from_args([]).log_format) == (False, "text")
+    config = config_from_args(["--log-requests", "--log-format", "json"])
+    assert (config.log_requests, config.log_format) == (True, "json")
+    assert config_from_args(["-v"]).log_requests
+
+
+def test_errors_are_one_line_that_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(tmp_path / "absent.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "check the --config path" in err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in err and "(0 picks a free one)" in err
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    """``letta-mock --list-quirks | head -1``: the pipe is closed before the table is written."""
+    listing = subprocess.Popen(
+        [*mock_command(), "--list-quirks"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert listing.stdout is not None and listing.stderr is not None
+    listing.stdout.close()  # long before the interpreter has started
+    err = listing.stderr.read().decode()
+    assert listing.wait(timeout=30) in (0, EXIT_CLOSED_PIPE)
+    assert err == ""

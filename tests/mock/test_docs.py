@@ -1,11 +1,21 @@
-"""docs/mock.md stays true: its example is a real test file and it names every flag."""
+"""docs/mock.md stays true: its example is a real test file, it names every flag, and the
+commands it shows run as shown."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shlex
+import subprocess
+import sys
+from importlib.metadata import version
 from pathlib import Path
 
+import requests
+
 from letta_contract_kit.mockserver.cli import build_parser
+from letta_contract_kit.mockserver.compat import quirk_table
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "mock.md").read_text("utf-8")
@@ -26,3 +36,63 @@ def test_every_cli_flag_is_documented() -> None:
     ]
     missing = [flag for flag in flags if f"`{flag}" not in DOC]
     assert flags and missing == []
+
+
+def _commands(marker: str) -> list[tuple[str, list[str]]]:
+    """Each ``$ command`` of the console block after ``marker``, with the lines shown below it."""
+    block = DOC.split(marker, 1)[1].split("```console\n", 1)[1].split("```", 1)[0]
+    found: list[tuple[str, list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            found.append((line[2:], []))
+        else:
+            found[-1][1].append(line)
+    return found
+
+
+def _in_path() -> dict[str, str]:
+    """The environment, with the console scripts beside this interpreter first in PATH."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def _served_with_a_request_log(command: str, shown: list[str]) -> None:
+    """Start the server as written, send it one request, read the line it logs."""
+    server = subprocess.Popen(
+        shlex.split(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_in_path()
+    )
+    assert server.stdout is not None and server.stderr is not None
+    try:
+        listening = json.loads(server.stdout.readline())
+        assert listening["letta_mock"] == "listening"
+        assert requests.get(f"{listening['url']}/v1/health/", timeout=5).ok
+        logged = json.loads(server.stderr.readline())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    example = json.loads(shown[1])
+    assert set(logged) == set(example)
+    assert (logged["method"], logged["path"], logged["status"]) == ("GET", "/v1/health/", 200)
+
+
+def test_the_commands_of_the_request_log_section_run_as_shown() -> None:
+    commands = _commands("<!-- commands run by tests/mock/test_docs.py -->")
+    assert [command.split()[1] for command, _ in commands] == [
+        "--version",
+        "--port",
+        "--list-quirks",
+    ]
+    for command, shown in commands:
+        if command == "letta-mock --version":
+            out = subprocess.run(
+                shlex.split(command), capture_output=True, text=True, env=_in_path(), check=True
+            ).stdout
+            assert out == f"letta-mock {version('letta-contract-kit')}\n"
+            assert re.fullmatch(r"letta-mock \d+\.\d+\.\d+\S*", shown[0])
+        elif "--log-requests" in command:
+            _served_with_a_request_log(command, shown)
+        else:  # a listing read in part: no traceback, the first line of the table
+            listing = subprocess.run(
+                ["sh", "-c", command], capture_output=True, text=True, env=_in_path()
+            )
+            assert (listing.returncode, listing.stderr) == (0, "")
+            assert listing.stdout.splitlines() == shown == [quirk_table().splitlines()[0]]

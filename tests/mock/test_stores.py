@@ -41,22 +41,23 @@ def record(n: int, status: str = "created", agent: str = AGENT) -> RunRecord:
     )
 
 
-def open_shared(kind: str, path: Path, max_runs: int = 100) -> Store:
+def open_shared(kind: str, path: Path, max_runs: int = 100, max_bytes: int = 2**28) -> Store:
     if kind == "sqlite":
-        return SqliteStore(str(path), max_runs=max_runs)
-    return LmdbStore(str(path), max_runs=max_runs)
+        return SqliteStore(str(path), max_runs=max_runs, max_bytes=max_bytes)
+    return LmdbStore(str(path), max_runs=max_runs, max_bytes=max_bytes)
 
 
 @pytest.fixture(params=["memory", *SHARED_STORES])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[int], Store]]:
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Store]]:
     opened: list[Store] = []
 
-    def make(max_runs: int = 100) -> Store:
+    def make(max_runs: int = 100, max_bytes: int = 2**28) -> Store:
         store: Store
         if request.param == "memory":
-            store = MemoryStore(max_runs=max_runs)
+            store = MemoryStore(max_runs=max_runs, max_bytes=max_bytes)
         else:
-            store = open_shared(request.param, tmp_path / f"runs{len(opened)}", max_runs)
+            path = tmp_path / f"runs{len(opened)}"
+            store = open_shared(request.param, path, max_runs, max_bytes)
         opened.append(store)
         return store
 
@@ -65,7 +66,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
         store.close()
 
 
-def test_a_stored_run_reads_back_equal(make_store: Callable[[int], Store]) -> None:
+def test_a_stored_run_reads_back_equal(make_store: Callable[..., Store]) -> None:
     store = make_store(100)
     original = record(1)
     store.add_run(original)
@@ -75,7 +76,7 @@ def test_a_stored_run_reads_back_equal(make_store: Callable[[int], Store]) -> No
     assert store.get_run("run-00000000-0000-4000-8000-999999999999") is None
 
 
-def test_changes_are_kept_only_when_saved(make_store: Callable[[int], Store]) -> None:
+def test_changes_are_kept_only_when_saved(make_store: Callable[..., Store]) -> None:
     store = make_store(100)
     store.add_run(record(1))
     changed = store.get_run(record(1).id)
@@ -87,7 +88,7 @@ def test_changes_are_kept_only_when_saved(make_store: Callable[[int], Store]) ->
 
 
 def test_runs_come_in_creation_order_and_filter_by_agent(
-    make_store: Callable[[int], Store],
+    make_store: Callable[..., Store],
 ) -> None:
     store = make_store(100)
     other = "agent-00000000-0000-4000-8000-0000000000bb"
@@ -100,7 +101,7 @@ def test_runs_come_in_creation_order_and_filter_by_agent(
 
 
 def test_due_runs_are_the_unsettled_ones_whose_plan_ends_by_then(
-    make_store: Callable[[int], Store],
+    make_store: Callable[..., Store],
 ) -> None:
     store = make_store(100)
     store.add_run(record(1, "completed"))  # settled: never due
@@ -113,7 +114,7 @@ def test_due_runs_are_the_unsettled_ones_whose_plan_ends_by_then(
     assert [r.id[-1] for r in store.due_runs(1e12)] == ["2"]
 
 
-def test_a_saved_run_that_settles_is_no_longer_due(make_store: Callable[[int], Store]) -> None:
+def test_a_saved_run_that_settles_is_no_longer_due(make_store: Callable[..., Store]) -> None:
     store = make_store(100)
     store.add_run(record(1))
     ended = store.get_run(record(1).id)
@@ -124,7 +125,7 @@ def test_a_saved_run_that_settles_is_no_longer_due(make_store: Callable[[int], S
 
 
 def test_beyond_max_runs_the_oldest_ended_runs_are_evicted_first(
-    make_store: Callable[[int], Store],
+    make_store: Callable[..., Store],
 ) -> None:
     store = make_store(3)
     store.add_run(record(1, "running"))
@@ -134,7 +135,7 @@ def test_beyond_max_runs_the_oldest_ended_runs_are_evicted_first(
     assert [r.id[-1] for r in store.runs()] == ["1", "3", "4"]
 
 
-def test_a_store_full_of_active_runs_refuses_a_new_one(make_store: Callable[[int], Store]) -> None:
+def test_a_store_full_of_active_runs_refuses_a_new_one(make_store: Callable[..., Store]) -> None:
     store = make_store(2)
     store.add_run(record(1))
     store.add_run(record(2))
@@ -143,7 +144,63 @@ def test_a_store_full_of_active_runs_refuses_a_new_one(make_store: Callable[[int
     assert len(store.runs()) == 2
 
 
-def test_agents_settings_and_clear(make_store: Callable[[int], Store]) -> None:
+def big(n: int, status: str, size: int = 100_000) -> RunRecord:
+    made = record(n, status)
+    made.request = {"input": "x" * size}
+    return made
+
+
+def test_beyond_max_bytes_the_oldest_ended_runs_are_evicted_first(
+    make_store: Callable[..., Store],
+) -> None:
+    """Each run keeps its request: of 1,000 runs of 100 kB (a little more, encoded) a store
+    of 450 kB keeps the newest three and the active one, which is never evicted."""
+    store = make_store(max_runs=10_000, max_bytes=450_000)
+    store.add_run(big(0, "running"))
+    for n in range(1, 1000):
+        store.add_run(big(n, "completed"))
+    kept = [r.id for r in store.runs()]
+    assert kept == [big(n, "x").id for n in (0, 997, 998, 999)]
+    store.clear()
+    store.add_run(big(1, "completed"))
+    assert len(store.runs()) == 1  # clear() forgot the bytes too
+
+
+def test_a_store_whose_bytes_are_all_active_runs_refuses_a_new_one(
+    make_store: Callable[..., Store],
+) -> None:
+    store = make_store(max_runs=10_000, max_bytes=250_000)
+    store.add_run(big(1, "running"))
+    store.add_run(big(2, "created"))
+    with pytest.raises(StoreFull, match="max_store_bytes"):
+        store.add_run(big(3, "created"))
+    assert [r.id for r in store.runs()] == [big(1, "x").id, big(2, "x").id]
+
+
+def test_a_run_larger_than_the_whole_store_evicts_nothing(
+    make_store: Callable[..., Store],
+) -> None:
+    store = make_store(max_runs=10_000, max_bytes=150_000)
+    store.add_run(big(1, "completed"))
+    with pytest.raises(StoreFull, match="max_store_bytes"):
+        store.add_run(big(2, "created", size=200_000))
+    assert [r.id for r in store.runs()] == [big(1, "x").id]
+
+
+def test_a_run_that_grows_as_it_is_saved_counts_at_its_new_size(
+    make_store: Callable[..., Store],
+) -> None:
+    store = make_store(max_runs=10_000, max_bytes=350_000)  # room for three runs of 100 kB
+    store.add_run(big(1, "completed", size=10))
+    grown = big(1, "completed", size=200_000)
+    grown.seq = store.runs()[0].seq
+    store.save_run(grown)
+    store.add_run(big(2, "created"))
+    store.add_run(big(3, "created"))  # only fits once the grown run is evicted
+    assert [r.id for r in store.runs()] == [big(2, "x").id, big(3, "x").id]
+
+
+def test_agents_settings_and_clear(make_store: Callable[..., Store]) -> None:
     store = make_store(100)
     store.add_agent({"id": AGENT, "name": "a"})
     store.set_setting("queue", ["fail"])
@@ -345,16 +402,40 @@ def test_a_full_lmdb_file_refuses_a_new_run_as_store_full_and_keeps_the_others(
     store.close()
 
 
-@pytest.mark.skipif(
-    not lmdb_store.WRITEMAP, reason="the file is sparse only where LMDB writes through its map"
-)
-def test_an_lmdb_file_takes_on_disk_only_what_is_written(tmp_path: Path) -> None:
+def test_an_lmdb_file_grows_only_as_it_is_filled(tmp_path: Path) -> None:
     path = tmp_path / "runs.lmdb"
     store = LmdbStore(str(path), max_runs=10_000)
     for n in range(100):
         store.add_run(record(n))
-    reserved, used = path.stat().st_size, path.stat().st_blocks * 512
-    assert reserved == lmdb_store.map_size(10_000, 1_048_576)  # the whole reservation, as size
-    assert used < 16 * 1024 * 1024  # but a hundred runs take well under 16 MiB of disk
+    # The map reserves gigabytes of address space; the file holds only what was written.
+    assert lmdb_store.map_size(10_000, 1_048_576) > 1024**3
+    assert path.stat().st_size < 16 * 1024 * 1024
     assert len(store.runs()) == 100
     store.close()
+
+
+def test_large_bodies_keep_the_mock_within_max_store_bytes() -> None:
+    """Forty runs of 500 kB through the app: the store keeps what fits in 2 MiB, newest first,
+    and every run it still holds reads back whole."""
+    from letta_contract_kit.mockserver import create_app
+
+    config = MockConfig(
+        agents=[AGENT], clock="per-poll", max_body_bytes=600_000, max_store_bytes=2 * 2**20
+    )
+    app = create_app(config)
+    client = app.test_client()
+    created = []
+    for n in range(40):
+        answer = client.post(
+            f"/v1/agents/{AGENT}/messages/async", json={"input": f"{n:03d}" + "x" * 500_000}
+        )
+        assert answer.status_code == 200, answer.get_json()
+        created.append(answer.get_json()["id"])
+        for _ in range(5):  # per-poll clock: polls end the run, so it can be evicted
+            client.get(f"/v1/runs/{created[-1]}")
+    store = app.extensions["letta_mock"].store
+    kept = [r.id for r in store.runs()]
+    assert sum(len(r.to_bytes()) for r in store.runs()) <= config.max_store_bytes
+    assert 2 <= len(kept) <= 4 and kept == created[-len(kept) :]
+    assert client.get(f"/v1/runs/{created[0]}").status_code == 404
+    app.extensions["letta_mock"].close()

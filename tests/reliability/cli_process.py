@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ LINE_GUARD = 60.0
 
 class CliMock:
     """A ``letta-mock`` process; ``base_url`` once ``start()`` has returned."""
+
+    # Run in the child before the mock starts (e.g. to set a resource limit).
+    preexec: Callable[[], None] | None = None
 
     def __init__(self, port: int, log: Path, *args: str) -> None:
         self.port = port
@@ -45,7 +49,9 @@ class CliMock:
 
     def start(self) -> CliMock:
         with self.log.open("ab") as out:
-            process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                self.command(), stdout=out, stderr=subprocess.STDOUT, preexec_fn=self.preexec
+            )
         self.process = process
         for _ in range(START_ATTEMPTS):
             if process.poll() is not None:

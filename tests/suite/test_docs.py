@@ -4,12 +4,14 @@ example check is a real file that works."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shlex
 import socket
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import requests
@@ -131,3 +133,28 @@ def test_the_ci_example_in_the_docs_is_the_real_workflow_file() -> None:
     block = DOC.split("## In CI (JUnit)", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
     assert block == example
     assert "python -m pip install ./letta-contract-kit" in example
+
+
+def _in_path() -> dict[str, str]:
+    """The environment, with the console scripts beside this interpreter first in PATH."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_the_version_and_partial_listing_commands_run_as_shown() -> None:
+    block = DOC.split("<!-- commands run by tests/suite/test_docs.py -->", 1)[1]
+    lines = block.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
+    assert [line for line in lines if line.startswith("$ ")] == [
+        "$ letta-contract --version",
+        "$ letta-contract list-checks | head -1",
+    ]
+    shown_version, shown_listing = lines[1], lines[3]
+    ran = subprocess.run(
+        ["sh", "-c", lines[0][2:]], capture_output=True, text=True, env=_in_path(), check=True
+    )
+    assert ran.stdout == f"letta-contract {version('letta-contract-kit')}\n"
+    assert re.fullmatch(r"letta-contract \d+\.\d+\.\d+\S*", shown_version)
+    listing = subprocess.run(
+        ["sh", "-c", lines[2][2:]], capture_output=True, text=True, env=_in_path()
+    )
+    assert (listing.returncode, listing.stderr) == (0, "")
+    assert listing.stdout == shown_listing + "\n"

@@ -1,0 +1,30 @@
+"""The optional parts of the mock and the extras that install them.
+
+``--server granian`` needs Granian (``letta-contract-kit[fast]``) and ``--store lmdb`` needs
+``lmdb`` (``letta-contract-kit[lmdb]``); the default server (waitress) and stores (memory,
+SQLite) need nothing beyond the kit itself.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+DISTRIBUTION = "letta-contract-kit"
+# (what asks for it, the module it needs, the extra that installs it)
+OPTIONAL = {
+    "server 'granian'": ("granian", "fast"),
+    "store 'lmdb'": ("lmdb", "lmdb"),
+}
+
+
+def installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def missing(what: str) -> str | None:
+    """Why ``what`` (a key of OPTIONAL) cannot be used here, with the command that fixes it;
+    None when its module is installed."""
+    module, extra = OPTIONAL[what]
+    if installed(module):
+        return None
+    return f"{what} needs the {module} package: pip install '{DISTRIBUTION}[{extra}]'"
