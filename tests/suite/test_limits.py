@@ -354,7 +354,7 @@ def test_ctrl_c_cancels_the_runs_writes_the_report_and_exits_130(tmp_path: Path)
         )
         assert process.stdout is not None
         for line in process.stdout:  # wait until runs exist: the lifecycle phase has begun
-            if line.startswith("lifecycle:"):
+            if line.startswith("lifecycle "):  # "lifecycle [n/N]: ..."
                 break
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=HANG_GUARD)
