@@ -63,8 +63,13 @@ def main(workdir: Path) -> int:
     finally:
         mock.terminate()
         mock.wait(timeout=HEALTH_GUARD)
-    # Granian and LMDB are extras: without them the command says how to get them.
-    for argv, extra in ((["--server", "granian"], "fast"), (["--store", "lmdb"], "lmdb")):
+    # Granian, LMDB and redis-py are extras: without them the command says how to get them.
+    refusals = (
+        (["--server", "granian"], "fast"),
+        (["--store", "lmdb"], "lmdb"),
+        (["--store", "redis", "--redis-url", "redis://127.0.0.1:1/0"], "redis"),
+    )
+    for argv, extra in refusals:
         refused = subprocess.run(
             [str(bin_dir / "letta-mock"), *argv, "--lmdb-path", str(workdir / "x.lmdb")],
             capture_output=True,

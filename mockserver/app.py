@@ -275,9 +275,15 @@ def create_app(config: MockConfig | None = None, service: MockService | None = N
     @app.errorhandler(StoreFailed)
     def store_failed(error: StoreFailed) -> Response:
         svc.note_store_failure(error)
-        where = "--sqlite-path" if cfg.store == "sqlite" else "--lmdb-path"
-        text = f"{error}; nothing of this request was stored: free space or choose another {where}"
-        return _json({"detail": text}, 507, {"Retry-After": "5"})
+        if error.status == 503:  # unreachable (Redis down): it may come back
+            advice = "try again once the store is back"
+        elif cfg.store == "redis":  # e.g. Redis' maxmemory reached
+            advice = "give Redis more memory (maxmemory) or lower --max-store-bytes"
+        else:
+            where = "--sqlite-path" if cfg.store == "sqlite" else "--lmdb-path"
+            advice = f"free space or choose another {where}"
+        text = f"{error}; nothing of this request was stored: {advice}"
+        return _json({"detail": text}, error.status, {"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:

@@ -106,7 +106,7 @@ def build_parser(*, given_only: bool = False) -> argparse.ArgumentParser:
         type=int,
         default=default(defaults.workers),
         help="processes that serve requests; more than one needs --server granian and a "
-        "shared store (--store lmdb or sqlite)",
+        "shared store (--store lmdb, sqlite or redis)",
     )
     add(
         "--idle-timeout",
@@ -195,6 +195,18 @@ def build_parser(*, given_only: bool = False) -> argparse.ArgumentParser:
     add("--store", choices=STORE_KINDS, default=default(defaults.store), help="the store of runs")
     add("--sqlite-path", metavar="FILE", help="the SQLite file of --store sqlite (default: none)")
     add("--lmdb-path", metavar="FILE", help="the LMDB file of --store lmdb (default: none)")
+    add(
+        "--redis-url",
+        metavar="URL",
+        help="the Redis of --store redis, e.g. redis://host:6379/0; replicas given the same "
+        "URL and prefix share their runs (default: none)",
+    )
+    add(
+        "--redis-prefix",
+        metavar="PREFIX",
+        default=default(defaults.redis_prefix),
+        help="the start of every key of --store redis, so that several mocks share one Redis",
+    )
     add(
         "--max-runs",
         type=int,

@@ -16,7 +16,7 @@ from letta_contract_kit.mockserver.store.base import MAX_STORE_BYTES
 from letta_contract_kit.schemas.contract import AGENT_ID
 
 ClockMode = Literal["wall", "virtual", "per-poll"]
-StoreKind = Literal["memory", "sqlite", "lmdb"]
+StoreKind = Literal["memory", "sqlite", "lmdb", "redis"]
 ServerKind = Literal["granian", "waitress"]
 Profile = Literal["strict", "letta-0.16.8"]
 RouteSet = Literal["all", "minimal"]
@@ -24,9 +24,11 @@ LogFormat = Literal["text", "json"]
 ROUTE_SETS: tuple[RouteSet, ...] = ("all", "minimal")
 
 CLOCK_MODES: tuple[ClockMode, ...] = ("wall", "virtual", "per-poll")
-STORE_KINDS: tuple[StoreKind, ...] = ("memory", "sqlite", "lmdb")
-# Stores that several processes can share (the only ones ``workers`` > 1 can use).
-SHARED_STORES: tuple[StoreKind, ...] = ("sqlite", "lmdb")
+STORE_KINDS: tuple[StoreKind, ...] = ("memory", "sqlite", "lmdb", "redis")
+# Stores in a file of this machine, and the stores that several processes can share (the only
+# ones ``workers`` > 1 can use; Redis also replicas on several machines).
+FILE_STORES: tuple[StoreKind, ...] = ("sqlite", "lmdb")
+SHARED_STORES: tuple[StoreKind, ...] = (*FILE_STORES, "redis")
 SERVER_KINDS: tuple[ServerKind, ...] = ("granian", "waitress")
 # Threads that run the app, when not given: Granian parses HTTP outside Python, so a few
 # threads keep the interpreter busy; waitress parses HTTP in its threads too.
@@ -76,6 +78,8 @@ class MockConfig:
     store: StoreKind = "memory"
     sqlite_path: str | None = None
     lmdb_path: str | None = None
+    redis_url: str | None = None  # e.g. redis://host:6379/0
+    redis_prefix: str = "letta-mock:"  # of every key, so that several mocks share one Redis
     max_runs: int = 10_000
     # Bytes of encoded runs (each keeps its request body) the store keeps, whatever the count.
     max_store_bytes: int = MAX_STORE_BYTES
@@ -152,6 +156,7 @@ class MockConfig:
         for what, wanted in (
             ("server 'granian'", self.server == "granian"),
             ("store 'lmdb'", self.store == "lmdb"),
+            ("store 'redis'", self.store == "redis"),
         ):
             why = missing(what) if wanted else None
             if why:
@@ -160,6 +165,8 @@ class MockConfig:
             found.append("store 'sqlite' needs sqlite_path")
         if self.store == "lmdb" and not self.lmdb_path:
             found.append("store 'lmdb' needs lmdb_path")
+        if self.store == "redis" and not self.redis_url:
+            found.append("store 'redis' needs redis_url (e.g. redis://127.0.0.1:6379/0)")
         if self.workers > 1 and self.server != "granian":
             found.append("workers > 1 needs server 'granian' (waitress serves from one process)")
         if self.workers > 1 and self.store not in SHARED_STORES:

@@ -1,8 +1,9 @@
 """The optional parts of the mock and the extras that install them.
 
-``--server granian`` needs Granian (``letta-contract-kit[fast]``) and ``--store lmdb`` needs
-``lmdb`` (``letta-contract-kit[lmdb]``); the default server (waitress) and stores (memory,
-SQLite) need nothing beyond the kit itself.
+``--server granian`` needs Granian (``letta-contract-kit[fast]``), ``--store lmdb`` needs
+``lmdb`` (``letta-contract-kit[lmdb]``) and ``--store redis`` needs redis-py
+(``letta-contract-kit[redis]``); the default server (waitress) and stores (memory, SQLite)
+need nothing beyond the kit itself.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ DISTRIBUTION = "letta-contract-kit"
 OPTIONAL = {
     "server 'granian'": ("granian", "fast"),
     "store 'lmdb'": ("lmdb", "lmdb"),
+    "store 'redis'": ("redis", "redis"),
 }
 
 

@@ -61,6 +61,10 @@ def open_store(config: MockConfig) -> Store:
         from letta_contract_kit.mockserver.store.lmdb import LmdbStore  # the [lmdb] extra
 
         return LmdbStore(str(config.lmdb_path), max_body_bytes=config.max_body_bytes, **bounds)
+    if config.store == "redis":
+        from letta_contract_kit.mockserver.store.redis import RedisStore  # the [redis] extra
+
+        return RedisStore(str(config.redis_url), config.redis_prefix, **bounds)
     return MemoryStore(**bounds)
 
 
@@ -129,8 +133,10 @@ class MockService:
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
         self._last_sweep = 0.0
-        # Why the store last failed to write (a full disk), until a write succeeds again.
+        # Why the store last failed to write (a full disk), until a write succeeds again, and
+        # whether it was unreachable (a server that may come back: health then tries again).
         self.store_problem: str | None = None
+        self.store_unreachable = False
         self.seed_agents()
 
     # -- agents -------------------------------------------------------------------------
@@ -263,14 +269,21 @@ class MockService:
         return bool(ended) and ended[-1].run["stop_reason"] == STOP_REASON.requires_approval
 
     def _refresh(self, record: RunRecord, polled: bool = False) -> bool:
-        """Move ``record`` along; saves it and sends its callback when it changed."""
+        """Move ``record`` along and save it when it changed; True when it has just ended.
+
+        The caller sends the callback of a run that ended (``_send_callbacks``) once the
+        transaction that stored the end has committed: of the processes that share a store,
+        the one whose transaction stored the end first sends it, and one whose commit failed
+        sends nothing.
+        """
         before = (record.status, record.phase, record.polls_in_phase)
         ended = self.lifecycle.advance(record, self.clock.now(), polled=polled)
         if (record.status, record.phase, record.polls_in_phase) != before:
             self.store.save_run(record)
-        if ended:
-            self._after_end(record)
         return ended
+
+    def _send_callbacks(self, ended: list[RunRecord]) -> list[Future[None]]:
+        return [f for f in (self._after_end(record) for record in ended) if f is not None]
 
     def _after_end(self, record: RunRecord) -> Future[None] | None:
         if record.run.get("callback_url"):
@@ -293,9 +306,10 @@ class MockService:
             return found
         with self.store.transaction():
             record = self.store.get_run(run_id)
-            if record is not None:
-                self._refresh(record, polled=polled)
-            return record
+            ended = record is not None and self._refresh(record, polled=polled)
+        if record is not None and ended:
+            self._send_callbacks([record])
+        return record
 
     def get_run(self, run_id: str, polled: bool = False) -> dict[str, Any] | None:
         record = self.get_record(run_id, polled=polled)
@@ -304,8 +318,8 @@ class MockService:
     def list_runs(self, query: RunQuery) -> list[dict[str, Any]] | None:
         with self.store.transaction():
             records = self.store.runs(query.agent_id)
-            for record in records:
-                self._refresh(record)
+            ended = [record for record in records if self._refresh(record)]
+        self._send_callbacks(ended)
         chosen = [
             r
             for r in records
@@ -384,29 +398,31 @@ class MockService:
 
     def cancel(self, agent_id: str, run_ids: list[str] | None) -> dict[str, str] | None:
         """Cancel runs; None when no ids were given and the agent has no active run."""
-        ended: list[RunRecord] = []
+        ended: list[RunRecord] = []  # by the clock, before the cancel reached them
+        cancelled: list[RunRecord] = []
         answer: dict[str, str] = {}
         with self.store.transaction():
             if run_ids:
                 targets: list[str] = list(run_ids)
             else:
                 records = self.store.runs(agent_id)
-                for record in records:
-                    self._refresh(record)
+                ended = [record for record in records if self._refresh(record)]
                 targets = [r.id for r in reversed(records) if not r.terminal]
-                if not targets:
-                    return None
             for run_id in targets:
                 target = self.store.get_run(run_id)
                 if target is None:
                     answer[run_id] = RUN_STATUS.failed
                     continue
-                self._refresh(target)
+                if self._refresh(target):
+                    ended.append(target)
                 if self.lifecycle.cancel(target, self.clock.now()):
                     self.store.save_run(target)
-                    ended.append(target)
+                    cancelled.append(target)
                 answer[run_id] = RUN_STATUS.cancelled
-        sending = [f for f in (self._after_end(record) for record in ended) if f is not None]
+        self._send_callbacks(ended)
+        if not targets:
+            return None
+        sending = self._send_callbacks(cancelled)
         if sending and self.quirks.cancel_answers_after_callback:
             wait(sending, timeout=self.config.callback_timeout + 1)
         return answer
@@ -423,12 +439,14 @@ class MockService:
 
     def sweep(self) -> int:
         """Bring every run whose phase has run out up to date; returns how many ended."""
-        ended = 0
+        if not self.store.due_runs(self.clock.now()):  # most sweeps: no lock, no wait
+            return 0
         with self.store.transaction():
-            for record in self.store.due_runs(self.clock.now()):
-                if self._refresh(record):
-                    ended += 1
-        return ended
+            ended = [
+                record for record in self.store.due_runs(self.clock.now()) if self._refresh(record)
+            ]
+        self._send_callbacks(ended)
+        return len(ended)
 
     def start(self) -> None:
         """Start the background sweep (wall clock only): runs end even when nobody looks."""
@@ -462,15 +480,21 @@ class MockService:
         if self.store_problem != str(exc):
             log.error("letta-mock: %s", exc)
         self.store_problem = str(exc)
+        self.store_unreachable = exc.status == 503
 
     def store_health(self) -> str | None:
         """Why the store cannot be used (None: it can): a write that failed, from then until
-        a run is stored again, or a small write tried now on a store with a file."""
-        if self.store_problem is None and self.config.store != "memory":
+        a run is stored again, or a small write tried now on a store with a file or a server
+        (again and again while the server is unreachable, so health recovers with it)."""
+        if self.config.store != "memory" and (self.store_problem is None or self.store_unreachable):
             try:
                 self.store.set_setting(HEALTH_KEY, time.time())
             except StoreFailed as exc:
                 self.note_store_failure(exc)
+            else:
+                if self.store_unreachable:
+                    log.warning("letta-mock: the store is reachable again")
+                self.store_problem, self.store_unreachable = None, False
         return self.store_problem
 
     def _sweep_loop(self) -> None:

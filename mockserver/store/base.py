@@ -21,8 +21,18 @@ class StoreFull(RuntimeError):
 
 
 class StoreFailed(RuntimeError):
-    """The store could not read or write its file (a full disk, an I/O error): nothing of the
-    operation was kept, and what was stored before is still there."""
+    """The store could not read or write its file (a full disk, an I/O error) or its server
+    (Redis out of memory): nothing of the operation was kept, and what was stored before is
+    still there."""
+
+    # What the app answers: 507 Insufficient Storage, or 503 when the store may come back.
+    status: int = 507
+
+
+class StoreUnreachable(StoreFailed):
+    """The store's server cannot be reached (or its lock not had) now; it may come back."""
+
+    status = 503
 
 
 def full_message(count: int, size: int, max_runs: int, max_bytes: int, adding: int) -> str:

@@ -7,6 +7,7 @@ the ``pytest11`` entry point is installed).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from flask.testing import FlaskClient
 
 from letta_contract_kit.mockserver import MockConfig, MockServer, create_app
 from letta_contract_kit.mockserver.plugin import letta_mock, letta_mock_server
+
+from .redis_server import RedisServer, session_server, stop_session_server
 
 __all__ = ["letta_mock", "letta_mock_server"]
 
@@ -63,6 +66,29 @@ def make_server() -> Iterator[Callable[..., MockServer]]:
 
     yield make
     for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server the session's tests share, each under a key prefix of its own (skipped
+    without redis-server; failed in CI)."""
+    yield session_server(tmp_path_factory.mktemp("redis")).url
+    stop_session_server()
+
+
+@pytest.fixture
+def make_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    """redis-servers of the test's own (to stop, kill and start again); stopped after it."""
+    made: list[RedisServer] = []
+
+    def make(append_only: bool = False) -> RedisServer:
+        server = RedisServer(tmp_path / f"redis{len(made)}", append_only=append_only)
+        made.append(server)
+        return server.start()
+
+    yield make
+    for server in made:
         server.stop()
 
 

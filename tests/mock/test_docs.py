@@ -19,6 +19,12 @@ from letta_contract_kit.mockserver.compat import quirk_table
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "mock.md").read_text("utf-8")
+FLAGS = [
+    option
+    for action in build_parser()._actions
+    for option in action.option_strings
+    if option.startswith("--") and option != "--help"
+]
 
 
 def test_the_usage_example_is_the_test_file_verbatim() -> None:
@@ -28,14 +34,8 @@ def test_the_usage_example_is_the_test_file_verbatim() -> None:
 
 
 def test_every_cli_flag_is_documented() -> None:
-    flags = [
-        option
-        for action in build_parser()._actions
-        for option in action.option_strings
-        if option.startswith("--") and option != "--help"
-    ]
-    missing = [flag for flag in flags if f"`{flag}" not in DOC]
-    assert flags and missing == []
+    missing = [flag for flag in FLAGS if f"`{flag}" not in DOC]
+    assert FLAGS and missing == []
 
 
 def _commands(marker: str) -> list[tuple[str, list[str]]]:
@@ -96,3 +96,31 @@ def test_the_commands_of_the_request_log_section_run_as_shown() -> None:
             )
             assert (listing.returncode, listing.stderr) == (0, "")
             assert listing.stdout.splitlines() == shown == [quirk_table().splitlines()[0]]
+
+
+def test_the_replicas_example_is_two_mocks_over_one_redis_behind_a_balancer() -> None:
+    import yaml
+
+    folder = ROOT / "docs" / "examples"
+    compose = yaml.safe_load((folder / "replicas-compose.yml").read_text("utf-8"))
+    services = compose["services"]
+    assert set(services) == {"redis", "replica-a", "replica-b", "balancer"}
+    assert services["redis"]["image"].startswith("redis:")
+    assert {"--appendonly", "--appendfsync"} <= set(services["redis"]["command"])
+    urls = set()
+    for name in ("replica-a", "replica-b"):
+        command = services[name]["command"]
+        assert command[0] == "letta-mock" and "--redis-url" in command, command
+        assert command[command.index("--store") + 1] == "redis"
+        assert command[command.index("--port") + 1] == "8283"
+        urls.add(command[command.index("--redis-url") + 1])
+        assert "redis" in services[name]["depends_on"]
+        # every flag given is one letta-mock has
+        assert {w for w in command if w.startswith("--")} <= set(FLAGS), command
+    assert urls == {"redis://redis:6379/0"}  # both replicas share one store
+    balancer = services["balancer"]
+    assert balancer["image"].startswith("nginx:") and balancer["ports"] == ["8283:80"]
+    (mounted,) = (v.split(":")[0] for v in balancer["volumes"])
+    upstreams = re.findall(r"server (\S+);", (folder / mounted).read_text("utf-8"))
+    assert upstreams == ["replica-a:8283", "replica-b:8283"]
+    assert "examples/replicas-compose.yml" in DOC

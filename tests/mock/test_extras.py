@@ -1,4 +1,5 @@
-"""Granian and LMDB are extras: the mock runs without them and says how to get them."""
+"""Granian, LMDB and redis-py are extras: the mock runs without them and says how to get
+them."""
 
 from __future__ import annotations
 
@@ -13,19 +14,19 @@ from letta_contract_kit.mockserver.config import MockConfig
 
 from .conftest import AGENT
 
-# Imports of granian or lmdb fail, as in an environment installed without the extras.
+# Imports of granian, lmdb or redis fail, as in an environment installed without the extras.
 WITHOUT_EXTRAS = """
 import sys
 class Absent:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("granian", "lmdb"):
+        if name.split(".")[0] in ("granian", "lmdb", "redis"):
             raise ModuleNotFoundError(f"No module named {name!r}")
         return None
 sys.meta_path.insert(0, Absent())
 """
 
 
-def test_the_mock_serves_and_its_fixture_runs_without_granian_or_lmdb() -> None:
+def test_the_mock_serves_and_its_fixture_runs_without_granian_lmdb_or_redis() -> None:
     code = WITHOUT_EXTRAS + (
         "import json, urllib.request\n"
         "from letta_contract_kit.mockserver import MockServer, MockConfig\n"
@@ -35,7 +36,7 @@ def test_the_mock_serves_and_its_fixture_runs_without_granian_or_lmdb() -> None:
         "        f'{mock.base_url}/v1/agents/{mock.agent_id}/messages/async',\n"
         "        data=b'{\"input\": \"hi\"}', headers={'Content-Type': 'application/json'})\n"
         "    print(json.load(urllib.request.urlopen(request))['status'])\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('granian', 'lmdb')))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('granian', 'lmdb', 'redis')))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
@@ -49,6 +50,7 @@ def test_the_mock_serves_and_its_fixture_runs_without_granian_or_lmdb() -> None:
     [
         (["--server", "granian"], "fast"),
         (["--store", "lmdb", "--lmdb-path", "runs.lmdb"], "lmdb"),
+        (["--store", "redis", "--redis-url", "redis://127.0.0.1:6379/0"], "redis"),
     ],
 )
 def test_a_missing_extra_is_one_line_naming_the_pip_command(

@@ -1,5 +1,6 @@
-"""Every store keeps the same promises; SQLite and LMDB also share state across processes and
-restarts."""
+"""Every store keeps the same promises; SQLite, LMDB and Redis also share state across
+processes and restarts (Redis: a real redis-server of the tests', each test under a key prefix
+of its own)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from letta_contract_kit.mockserver.store import lmdb as lmdb_store
 from letta_contract_kit.mockserver.store import sqlite as sqlite_store
 
 from .conftest import AGENT
+from .redis_server import session_url
 
 
 def record(n: int, status: str = "created", agent: str = AGENT) -> RunRecord:
@@ -41,14 +43,39 @@ def record(n: int, status: str = "created", agent: str = AGENT) -> RunRecord:
     )
 
 
+def redis_prefix(path: Path) -> str:
+    """Where a test's Redis store lives: its path (unused otherwise) as the key prefix."""
+    return f"test:{path}:"
+
+
 def open_shared(kind: str, path: Path, max_runs: int = 100, max_bytes: int = 2**28) -> Store:
     if kind == "sqlite":
         return SqliteStore(str(path), max_runs=max_runs, max_bytes=max_bytes)
+    if kind == "redis":
+        from letta_contract_kit.mockserver.store import RedisStore
+
+        return RedisStore(session_url(), redis_prefix(path), max_runs=max_runs, max_bytes=max_bytes)
     return LmdbStore(str(path), max_runs=max_runs, max_bytes=max_bytes)
+
+
+def store_fields(kind: str, path: Path) -> dict[str, Any]:
+    """The MockConfig fields of a shared store of ``kind`` at ``path``."""
+    if kind == "redis":
+        return {"redis_url": session_url(), "redis_prefix": redis_prefix(path)}
+    return {f"{kind}_path": str(path)}
+
+
+def store_flags(kind: str, path: Path) -> list[str]:
+    """The same as letta-mock's flags."""
+    return [
+        f"--{name.replace('_', '-')}={value}" for name, value in store_fields(kind, path).items()
+    ]
 
 
 @pytest.fixture(params=["memory", *SHARED_STORES])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Store]]:
+    if request.param == "redis":
+        request.getfixturevalue("redis_url")  # the server (or the test is skipped)
     opened: list[Store] = []
 
     def make(max_runs: int = 100, max_bytes: int = 2**28) -> Store:
@@ -212,9 +239,33 @@ def test_agents_settings_and_clear(make_store: Callable[..., Store]) -> None:
     assert (store.get_agent(AGENT), store.get_setting("queue"), store.runs()) == (None, None, [])
 
 
+def test_a_transaction_reads_what_it_wrote_before_it_commits(
+    make_store: Callable[..., Store],
+) -> None:
+    store = make_store(100)
+    store.add_agent({"id": AGENT})
+    store.add_run(record(1, "running"))
+    with store.transaction():
+        moved = store.get_run(record(1).id)
+        assert moved is not None
+        moved.run["status"] = "completed"
+        store.save_run(moved)
+        store.add_run(record(2))
+        assert store.get_run(moved.id).run["status"] == "completed"  # type: ignore[union-attr]
+        assert [r.id[-1] for r in store.runs(AGENT)] == ["1", "2"]
+        assert [r.id[-1] for r in store.due_runs(1e12)] == ["2"]
+        store.clear()
+        assert (store.get_agent(AGENT), store.runs(), store.due_runs(1e12)) == (None, [], [])
+        store.add_agent({"id": AGENT, "name": "again"})  # as a reset seeds its agents
+        assert store.get_agent(AGENT) == {"id": AGENT, "name": "again"}
+    assert store.get_agent(AGENT) == {"id": AGENT, "name": "again"} and store.runs() == []
+
+
 @pytest.fixture(params=SHARED_STORES)
 def shared(request: pytest.FixtureRequest) -> str:
     """The kind of a store that processes share."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_url")
     return str(request.param)
 
 
@@ -225,6 +276,45 @@ def test_a_failed_transaction_leaves_nothing_behind(shared: str, tmp_path: Path)
         raise RuntimeError("boom")
     assert store.runs() == []
     store.close()
+
+
+def test_a_store_full_inside_a_transaction_keeps_what_was_there(
+    shared: str, tmp_path: Path
+) -> None:
+    store = open_shared(shared, tmp_path / "full", max_runs=1)
+    store.set_setting("queue", ["fail", "succeed"])
+    store.add_run(record(1))
+    with pytest.raises(StoreFull), store.transaction():
+        store.set_setting("queue", ["succeed"])  # as a POST takes its scenario
+        store.add_run(record(2))
+    assert store.get_setting("queue") == ["fail", "succeed"]
+    assert [r.id[-1] for r in store.runs()] == ["1"]
+    store.close()
+
+
+def test_read_modify_writes_of_two_stores_on_one_place_never_interleave(
+    shared: str, tmp_path: Path
+) -> None:
+    """Two stores on one file (one Redis prefix), as two processes have: each of 4 threads
+    adds one to a shared number 50 times, in a transaction; none of the 200 is lost."""
+    import threading
+
+    stores = [open_shared(shared, tmp_path / "count") for _ in range(2)]
+    stores[0].set_setting("n", 0)
+
+    def add(store: Store) -> None:
+        for _ in range(50):
+            with store.transaction():
+                store.set_setting("n", store.get_setting("n") + 1)
+
+    threads = [threading.Thread(target=add, args=(stores[n % 2],)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert stores[1].get_setting("n") == 200
+    for store in stores:
+        store.close()
 
 
 def test_a_full_store_answers_503_not_500() -> None:
@@ -241,7 +331,7 @@ def test_a_full_store_answers_503_not_500() -> None:
 
 def shared_config(kind: str, path: Path, **fields: Any) -> MockConfig:
     fields.setdefault("clock", "per-poll")
-    return MockConfig(agents=[AGENT], store=kind, **{f"{kind}_path": str(path)}, **fields)  # type: ignore[arg-type]
+    return MockConfig(agents=[AGENT], store=kind, **store_fields(kind, path), **fields)  # type: ignore[arg-type]
 
 
 def test_a_sqlite_file_of_another_format_is_refused_with_a_clear_error(tmp_path: Path) -> None:
@@ -318,8 +408,7 @@ def test_a_separate_worker_process_sees_the_same_runs(
         str(free_port),
         "--store",
         shared,
-        f"--{shared}-path",
-        str(path),
+        *store_flags(shared, path),
         "--clock",
         "per-poll",
         "--agent",

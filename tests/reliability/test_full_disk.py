@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from letta_contract_kit.mockserver.config import SHARED_STORES
+from letta_contract_kit.mockserver.config import FILE_STORES
 from reliability.cli_process import CliMock
 from reliability.hostile_corpus import AGENT
 from reliability.raw_http import request_json
@@ -39,7 +39,7 @@ class FullDiskMock(CliMock):
     preexec = staticmethod(_limit_file_size)
 
 
-@pytest.fixture(params=SHARED_STORES)
+@pytest.fixture(params=FILE_STORES)
 def full_disk_mock(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CliMock]:
     kind = str(request.param)
     args = ("--agent", AGENT, "--clock", "per-poll", "--store", kind)
@@ -89,7 +89,7 @@ def _garbage(path: Path) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("kind", SHARED_STORES)
+@pytest.mark.parametrize("kind", FILE_STORES)
 @pytest.mark.parametrize("what", list(STORE_PATHS))
 @pytest.mark.parametrize("server", ["waitress", "granian"])
 def test_an_unusable_store_path_is_one_line_and_exit_2(
