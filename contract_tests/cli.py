@@ -1,5 +1,5 @@
 """``letta-contract``: run the suite, list its checks and their sources, show what a run
-covered, print the OpenAPI document."""
+covered, print the OpenAPI document, proxy an application's traffic."""
 
 from __future__ import annotations
 
@@ -81,7 +81,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     table.add_argument("report", metavar="REPORT", help="A JSON report of `letta-contract run`.")
     table.add_argument("--all", action="store_true", help="List every element, not only gaps.")
+    _proxy_parser(commands)
     return parser
+
+
+def _proxy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    proxy = commands.add_parser(
+        "proxy",
+        help="Forward an application's traffic to a server and judge it against the contract.",
+        description="Forward every request to --upstream unchanged, judge the contract's "
+        "exchanges with the suite's checks (findings on stderr as they happen) and write the "
+        "reports on exit (Ctrl-C or SIGTERM). Exit codes: 0 no violation, 1 violations "
+        "found, 2 the proxy could not start.",
+        formatter_class=HelpFormatter,
+    )
+    proxy.add_argument("--upstream", required=True, metavar="URL", help="The server (required).")
+    proxy.add_argument("--host", default="127.0.0.1", help="The address to listen on.")
+    proxy.add_argument("--port", type=int, default=8299, help="The port (0: any free one).")
+    proxy.add_argument("--report", metavar="FILE", help="Write the JSON report here on exit.")
+    proxy.add_argument("--junit-xml", metavar="FILE", help="Write JUnit XML here on exit.")
+    proxy.add_argument(
+        "--fail-on-violation",
+        action="store_true",
+        help="Add X-Letta-Contract-Violation: <rule ids> to violating answers (default: off; "
+        "status and body stay the upstream's).",
+    )
+    proxy.add_argument(
+        "--record", metavar="FILE", help="Append each exchange to FILE as a JSON line."
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,6 +134,19 @@ def _main(argv: Sequence[str] | None) -> int:
         return _list_checks(args.verbose)
     if args.command == "coverage":
         return _coverage(Path(args.report), args.all)
+    if args.command == "proxy":
+        from letta_contract_kit.contract_tests.proxy import ProxyConfig, run_proxy
+
+        config = ProxyConfig(
+            args.upstream,
+            args.host,
+            args.port,
+            args.report,
+            args.junit_xml,
+            args.fail_on_violation,
+            args.record,
+        )
+        return run_proxy(config)
     return _run(args)
 
 

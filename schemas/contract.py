@@ -78,7 +78,12 @@ def fields(name: str) -> tuple[str, ...]:
 
 
 def defaults(name: str) -> dict[str, Any]:
-    """The documented default of every property of ``name`` that has one."""
+    """The documented default of every property of ``name`` that has one (a fresh copy)."""
+    return copy.deepcopy(_defaults(name))
+
+
+@cache
+def _defaults(name: str) -> dict[str, Any]:
     return {k: v["default"] for k, v in raw(name)["properties"].items() if "default" in v}
 
 

@@ -16,8 +16,12 @@ from letta_contract_kit.schemas.versions import NEWEST, describe
 JSON = "application/json"
 
 
+# Schemas of the kit's own formats (the proxy's cassette), not of the API: left out.
+KIT_FORMATS = ("cassette-",)
+
+
 def _titles() -> dict[str, str]:
-    return {name: raw(name)["title"] for name in names()}
+    return {name: raw(name)["title"] for name in names() if not name.startswith(KIT_FORMATS)}
 
 
 def _component_ref(name: str) -> dict[str, str]:
