@@ -1,8 +1,7 @@
 """The optional parts of the mock and the extras that install them.
 
-``--server granian`` needs Granian (``letta-contract-kit[fast]``), ``--store lmdb`` needs
-``lmdb`` (``letta-contract-kit[lmdb]``) and ``--store redis`` needs redis-py
-(``letta-contract-kit[redis]``); the default server (waitress) and stores (memory, SQLite)
+``--server granian`` needs Granian (the ``[fast]`` extra), ``--store lmdb`` needs ``lmdb``
+(``[lmdb]``) and ``--store redis`` needs redis-py (``[redis]``); the default server (waitress) and stores (memory, SQLite)
 need nothing beyond the kit itself.
 """
 
@@ -10,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 
-DISTRIBUTION = "letta-contract-kit"
 # (what asks for it, the module it needs, the extra that installs it)
 OPTIONAL = {
     "server 'granian'": ("granian", "fast"),
@@ -29,4 +27,4 @@ def missing(what: str) -> str | None:
     module, extra = OPTIONAL[what]
     if installed(module):
         return None
-    return f"{what} needs the {module} package: pip install '{DISTRIBUTION}[{extra}]'"
+    return f"{what} needs the {module} package (the kit's [{extra}] extra): pip install {module}"
