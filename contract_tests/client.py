@@ -311,7 +311,7 @@ class Client:
                 if watch.cut:
                     raise self._cut(sent, seconds, by_deadline) from None
                 if isinstance(exc, requests.ConnectionError):
-                    raise TargetUnreachable(f"{method} {url}: {_reason(exc)}") from None
+                    raise TargetUnreachable(f"{method} {url}: {connection_reason(exc)}") from None
                 raise TargetUnreachable(f"{method} {url}: {exc}") from None
         return ReceivedResponse(
             status=answer.status_code,
@@ -366,7 +366,7 @@ def _pairs(params: dict[str, Any] | tuple[tuple[str, str], ...] | None) -> list[
     return found
 
 
-def _reason(exc: requests.ConnectionError) -> str:
+def connection_reason(exc: requests.RequestException) -> str:
     """The cause of a connection error in a few words, not urllib3's nested repr."""
     cause: BaseException | None = exc
     for _ in range(8):  # the chain is short: requests -> urllib3 -> OSError

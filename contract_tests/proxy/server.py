@@ -31,6 +31,7 @@ from urllib3.util import parse_url
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
+from letta_contract_kit.contract_tests.client import connection_reason
 from letta_contract_kit.contract_tests.events import Event, Listener, SuiteResult
 from letta_contract_kit.contract_tests.proxy import cassette
 from letta_contract_kit.contract_tests.proxy.cassette import Cassette
@@ -253,7 +254,7 @@ class ForwardingApp:
         except requests.Timeout:
             return own(504, f"upstream {self.upstream.base} did not answer within {TIMEOUT[1]:g} s")
         except requests.RequestException as exc:
-            reason = _reason(exc)
+            reason = connection_reason(exc)
             if not self._unreachable_said:
                 self._unreachable_said = True
                 self.log.line(f"error: cannot reach upstream {self.upstream.base}: {reason}")
@@ -262,7 +263,8 @@ class ForwardingApp:
         returned = end_to_end(list(raw.headers.items()))
         status_line = _status_line(answer.status_code, answer.reason)
         path = unquote(raw_path)
-        if route_of(method, path) is None:
+
+        def passed_through(first: bytes = b"") -> Iterator[bytes]:
             start_response(status_line, returned)
             return self._streamed(
                 raw,
@@ -276,7 +278,11 @@ class ForwardingApp:
                 answer.status_code,
                 returned,
                 started,
+                first=first,
             )
+
+        if route_of(method, path) is None:
+            return passed_through()
         try:
             data = _read_at_most(raw, MAX_JUDGED_BYTES + 1)
         except Exception as exc:  # the upstream broke off
@@ -285,22 +291,7 @@ class ForwardingApp:
         elapsed = time.monotonic() - started
         if len(data) > MAX_JUDGED_BYTES:
             self.log.line(f"info: #{seq} {method} {raw_path}: answer over 4 MiB, not judged")
-            start_response(status_line, returned)
-            rest = self._streamed(
-                raw,
-                seq,
-                when,
-                method,
-                raw_path,
-                query,
-                forward,
-                body,
-                answer.status_code,
-                returned,
-                started,
-                first=data,
-            )
-            return rest
+            return passed_through(first=data)
         answer.close()
         text = _decoded(data, returned)
         upstream_headers = returned
@@ -428,21 +419,6 @@ class ForwardingApp:
 
     def close(self) -> None:
         self.session.close()
-
-
-def _reason(exc: requests.RequestException) -> str:
-    """A connection error's cause in a few words, not urllib3's nested repr."""
-    cause: BaseException | None = exc
-    for _ in range(8):
-        if cause is None:
-            break
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, OSError) and cause.strerror:
-            return str(cause.strerror).lower()
-        reason = getattr(cause, "reason", None)
-        cause = reason if isinstance(reason, BaseException) else cause.__context__
-    return str(exc)
 
 
 class ProxyServer:

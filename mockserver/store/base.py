@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from letta_contract_kit.mockserver.records import RunRecord
 
 MAX_STORE_BYTES = 256 * 1024 * 1024
+T = TypeVar("T")
 
 
 class CannotOpen(ValueError):
@@ -33,6 +35,33 @@ class StoreUnreachable(StoreFailed):
     """The store's server cannot be reached (or its lock not had) now; it may come back."""
 
     status = 503
+
+
+def evictions(
+    candidates: Iterable[tuple[T, int]],
+    count: int,
+    size: int,
+    adding: int,
+    max_runs: int,
+    max_bytes: int,
+) -> tuple[list[T], int]:
+    """Of ``candidates`` (the settled runs, oldest first, each with its encoded size), the
+    fewest to evict so that one more run of ``adding`` bytes fits within ``max_runs`` and
+    ``max_bytes`` while ``count`` runs of ``size`` bytes are stored; and the bytes stored
+    after the eviction. StoreFull, with nothing chosen, when they do not suffice (a run
+    larger than ``max_bytes`` evicts nothing)."""
+    if adding > max_bytes:  # no eviction makes room: keep what is stored
+        raise StoreFull(full_message(0, 0, max_runs, max_bytes, adding))
+    chosen: list[T] = []
+    remaining = iter(candidates)
+    while count >= max_runs or size + adding > max_bytes:
+        found = next(remaining, None)
+        if found is None:
+            raise StoreFull(full_message(count, size, max_runs, max_bytes, adding))
+        chosen.append(found[0])
+        count -= 1
+        size -= found[1]
+    return chosen, size
 
 
 def full_message(count: int, size: int, max_runs: int, max_bytes: int, adding: int) -> str:

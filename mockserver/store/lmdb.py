@@ -44,7 +44,7 @@ from letta_contract_kit.mockserver.store.base import (
     MAX_STORE_BYTES,
     StoreFailed,
     StoreFull,
-    full_message,
+    evictions,
 )
 
 FORMAT = f"letta-mock-lmdb 3, marshal {marshal.version}, python {sys.version_info[0]}.{sys.version_info[1]}"
@@ -264,19 +264,13 @@ class LmdbStore:
         """Delete the oldest settled runs, passing over active ones, until one more run of
         ``adding`` bytes fits both bounds; the bytes then stored. StoreFull (and so an abort
         of the whole transaction) when it cannot fit."""
-        if adding > self.max_bytes:
-            raise StoreFull(full_message(0, 0, self.max_runs, self.max_bytes, adding))
         active, runs = self._dbs[b"active"], self._dbs[b"runs"]
-        victims: list[tuple[bytes, bytes]] = []
-        order = txn.cursor(db=self._dbs[b"order"])
-        settled = ((k, r) for k, r in order if txn.get(k, db=active) is None)
-        while count >= self.max_runs or size + adding > self.max_bytes:
-            found = next(settled, None)
-            if found is None:
-                raise StoreFull(full_message(count, size, self.max_runs, self.max_bytes, adding))
-            victims.append(found)
-            count -= 1
-            size -= len(txn.get(found[1], db=runs) or b"")
+        settled = (
+            ((key, run_id), len(txn.get(run_id, db=runs) or b""))
+            for key, run_id in txn.cursor(db=self._dbs[b"order"])
+            if txn.get(key, db=active) is None
+        )
+        victims, size = evictions(settled, count, size, adding, self.max_runs, self.max_bytes)
         for key, run_id in victims:
             txn.delete(key, db=self._dbs[b"order"])
             txn.delete(run_id, db=runs)

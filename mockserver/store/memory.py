@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from letta_contract_kit.mockserver.records import RunRecord
-from letta_contract_kit.mockserver.store.base import MAX_STORE_BYTES, StoreFull, full_message
+from letta_contract_kit.mockserver.store.base import MAX_STORE_BYTES, evictions
 
 
 class MemoryStore:
@@ -60,21 +60,14 @@ class MemoryStore:
     def _evict(self, adding: int) -> None:
         """Evict the oldest settled runs until one more run of ``adding`` bytes fits; the
         cost is that of the runs passed over."""
-        count, size = len(self._runs), self._bytes
-        if adding > self.max_bytes:  # no eviction makes room: keep what is stored
-            raise StoreFull(full_message(0, 0, self.max_runs, self.max_bytes, adding))
-        victims: list[str] = []
-        settled = (run_id for run_id in self._runs if run_id not in self._active)
-        while count >= self.max_runs or size + adding > self.max_bytes:
-            victim = next(settled, None)
-            if victim is None:
-                raise StoreFull(full_message(count, size, self.max_runs, self.max_bytes, adding))
-            victims.append(victim)
-            count -= 1
-            size -= len(self._runs[victim])
+        settled = (
+            (run_id, len(data)) for run_id, data in self._runs.items() if run_id not in self._active
+        )
+        victims, self._bytes = evictions(
+            settled, len(self._runs), self._bytes, adding, self.max_runs, self.max_bytes
+        )
         for run_id in victims:
             del self._runs[run_id]
-        self._bytes = size
 
     def save_run(self, record: RunRecord) -> None:
         with self._lock:

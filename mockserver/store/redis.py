@@ -54,9 +54,8 @@ from letta_contract_kit.mockserver.store.base import (
     MAX_STORE_BYTES,
     CannotOpen,
     StoreFailed,
-    StoreFull,
     StoreUnreachable,
-    full_message,
+    evictions,
 )
 from letta_contract_kit.mockserver.store.redis_lock import LockWait, RedisLock
 
@@ -307,18 +306,10 @@ class RedisStore:
     def _victims(self, pending: _Pending, adding: int) -> list[tuple[str, str, int]]:
         """The oldest settled runs (id, agent, bytes) to evict for one more run of ``adding``
         bytes to fit both bounds; StoreFull, having changed nothing, when they do not."""
-        if adding > self.max_bytes:  # no eviction makes room: keep what is stored
-            raise StoreFull(full_message(0, 0, self.max_runs, self.max_bytes, adding))
-        count, size = pending.count, pending.size
-        chosen: list[tuple[str, str, int]] = []
-        candidates = self._settled_oldest_first(pending)
-        while count >= self.max_runs or size + adding > self.max_bytes:
-            found = next(candidates, None)
-            if found is None:
-                raise StoreFull(full_message(count, size, self.max_runs, self.max_bytes, adding))
-            chosen.append(found)
-            count -= 1
-            size -= found[2]
+        candidates = ((found, found[2]) for found in self._settled_oldest_first(pending))
+        chosen, _ = evictions(
+            candidates, pending.count, pending.size, adding, self.max_runs, self.max_bytes
+        )
         return chosen
 
     def _settled_oldest_first(self, pending: _Pending) -> Iterator[tuple[str, str, int]]:

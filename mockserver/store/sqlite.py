@@ -19,8 +19,7 @@ from letta_contract_kit.mockserver.store.base import (
     MAX_STORE_BYTES,
     CannotOpen,
     StoreFailed,
-    StoreFull,
-    full_message,
+    evictions,
 )
 
 # ``settled``: nothing will change the run again (evictable); ``due``: when its plan ends it
@@ -183,25 +182,18 @@ class SqliteStore:
                 self._evict(count, size, len(data.encode()))
 
     def _evict(self, count: int, size: int, adding: int) -> None:
-        """Delete the oldest settled runs (the one just added, of ``adding`` bytes, has not
-        settled) until the store is within both bounds; StoreFull (and so a rollback of the
-        insert) when it cannot be."""
-        if adding > self.max_bytes:
-            raise StoreFull(full_message(0, 0, self.max_runs, self.max_bytes, adding))
-        victims: list[int] = []
+        """Delete the oldest settled runs (the one just added, of ``adding`` bytes and
+        counted in ``count`` and ``size``, has not settled) until the store is within both
+        bounds; StoreFull (and so a rollback of the insert) when it cannot be."""
         rows = self._execute(
             "SELECT seq, length(CAST(data AS BLOB)) FROM runs WHERE settled = 1 ORDER BY seq"
         )
-        while count > self.max_runs or size > self.max_bytes:
-            row = rows.fetchone()
-            if row is None:
-                raise StoreFull(
-                    full_message(count - 1, size - adding, self.max_runs, self.max_bytes, adding)
-                )
-            victims.append(row[0])
-            count -= 1
-            size -= row[1]
-        rows.close()
+        try:
+            victims, _ = evictions(
+                rows, count - 1, size - adding, adding, self.max_runs, self.max_bytes
+            )
+        finally:
+            rows.close()
         self._execute(
             f"DELETE FROM runs WHERE seq IN ({','.join('?' * len(victims))})", tuple(victims)
         )
