@@ -22,6 +22,7 @@ from letta_contract_kit.mockserver.scenarios import (
     ScenarioError,
     parse_scenario,
 )
+from letta_contract_kit.mockserver.service import MockService
 from letta_contract_kit.mockserver.store.base import StoreFull
 from letta_contract_kit.schemas import validator
 from letta_contract_kit.schemas.validation import Problem
@@ -65,7 +66,12 @@ def _scenario_from_header(req: Request) -> Scenario | None:
 
 @agents.post("/v1/agents/<agent_id>/messages/async")
 def send_message_async(agent_id: str) -> tuple[dict[str, Any], int]:
-    svc, req = service(), current_request()
+    return accept_message(service(), current_request(), agent_id), 200
+
+
+def accept_message(svc: MockService, req: Request, agent_id: str) -> dict[str, Any]:
+    """The async send: the body read, validated and refused (422) or turned into a new run,
+    which is returned. The route's whole work, also called by the prepared dispatch."""
     quirks = svc.quirks
     body = read_body(req, svc.config.max_body_bytes)
     if not quirks.union_tag_required:
@@ -83,7 +89,7 @@ def send_message_async(agent_id: str) -> tuple[dict[str, Any], int]:
     scenario = _scenario_from_header(req)
     agent = require_agent(agent_id)
     try:
-        return svc.create_run(agent_id, body, scenario, agent=agent), 200
+        return svc.create_run(agent_id, body, scenario, agent=agent)
     except StoreFull as exc:
         raise detail(
             503,
