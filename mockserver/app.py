@@ -111,8 +111,13 @@ def create_app(
     def unexpected(error: Exception) -> Response:
         return hooks.unexpected(error, current_request())
 
-    if prepared and not cfg.log_requests:  # the request log hooks into Flask's path only
+    # The request log and the replay hook into Flask's path only.
+    if prepared and not cfg.log_requests and not cfg.replay:
         app.wsgi_app = PreparedDispatch(app, app.wsgi_app, svc, hooks)  # type: ignore[method-assign]
+    if cfg.replay:  # answers from a cassette, after the gate (mockserver/replay.py)
+        from letta_contract_kit.mockserver.replay import install_replay
+
+        install_replay(app, svc)
     svc.start()
     return app
 

@@ -16,6 +16,7 @@ from letta_contract_kit.mockserver.config import (
     DEFAULT_THREADS,
     LOG_FORMATS,
     PROFILES,
+    REPLAY_MISSES,
     ROUTE_SETS,
     SERVER_KINDS,
     STORE_KINDS,
@@ -330,6 +331,25 @@ def build_parser(*, given_only: bool = False) -> argparse.ArgumentParser:
         help="bytes of each request body the journal keeps",
     )
 
+    replay = parser.add_argument_group(
+        "replay", "answers recorded by letta-contract proxy --record (docs/mock.md)"
+    )
+    add = replay.add_argument
+    add(
+        "--replay",
+        metavar="FILE",
+        help="answer the requests this cassette recorded as they were answered: matched by "
+        "method, path, query and body (JSON by value), not headers; a recorded POST answers "
+        "once, a GET gives the next recorded answer, then the last again (default: none)",
+    )
+    add(
+        "--replay-miss",
+        choices=REPLAY_MISSES,
+        default=default(defaults.replay_miss),
+        help="who answers a request the cassette does not cover (or whose recorded answers "
+        "are used up): mock (the mock, as without --replay) or 404 (a JSON 404 naming it)",
+    )
+
     logging = parser.add_argument_group("logging", "what it writes on stderr")
     add = logging.add_argument
     add(
@@ -400,6 +420,10 @@ def _main(argv: list[str]) -> int:
     from letta_contract_kit.mockserver.server import serve
 
     try:
+        if config.replay:  # what the cassette holds, and what of it is not replayed
+            from letta_contract_kit.mockserver.cassettes import read
+
+            print(f"letta-mock: {read(config.replay).summary()}", file=sys.stderr, flush=True)
         serve(config)
     except KeyboardInterrupt:
         return 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from letta_contract_kit.mockserver.cassettes import problem as cassette_problem
 from letta_contract_kit.mockserver.compat import PROFILE_QUIRKS, Quirks, resolve, unknown_quirks
 from letta_contract_kit.mockserver.extras import missing
 from letta_contract_kit.mockserver.faults import FaultError, parse_fault
@@ -21,6 +22,7 @@ ServerKind = Literal["granian", "waitress"]
 Profile = Literal["strict", "letta-0.16.8"]
 RouteSet = Literal["all", "minimal"]
 LogFormat = Literal["text", "json"]
+ReplayMiss = Literal["mock", "404"]
 ROUTE_SETS: tuple[RouteSet, ...] = ("all", "minimal")
 
 CLOCK_MODES: tuple[ClockMode, ...] = ("wall", "virtual", "per-poll")
@@ -38,6 +40,8 @@ LOOPBACK_HOSTS: tuple[str, ...] = ("loopback", "localhost")
 # The CLI's port when none is given; MockServer and the pytest fixture pick a free one.
 DEFAULT_PORT = 8283
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
+# Who answers a request a replayed cassette does not cover: the mock, or a JSON 404.
+REPLAY_MISSES: tuple[ReplayMiss, ...] = ("mock", "404")
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,9 @@ class MockConfig:
     # One line per request on stderr (method, path, status, milliseconds, run id), as text or JSON.
     log_requests: bool = False
     log_format: LogFormat = "text"
+    # A cassette of ``letta-contract proxy --record`` whose answers come first (replay.py).
+    replay: str | None = None
+    replay_miss: ReplayMiss = "mock"
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -210,6 +217,19 @@ class MockConfig:
             found.append("callback_timeout must be positive")
         if self.idle_timeout <= 0:
             found.append("idle_timeout must be positive")
+        if self.replay_miss not in REPLAY_MISSES:
+            found.append(
+                f"replay_miss must be one of {', '.join(REPLAY_MISSES)}, not {self.replay_miss!r}"
+            )
+        if self.replay is not None:
+            if self.workers > 1:
+                found.append(
+                    "replay needs workers 1: each worker process would keep its own place "
+                    "in the cassette"
+                )
+            why = cassette_problem(self.replay)
+            if why:
+                found.append(f"replay: {why}")
         timings = self.phase_timings
         if min(timings.queued, timings.running, timings.slow_running) < 0:
             found.append("timings must not be negative")

@@ -14,6 +14,7 @@ from waitress.channel import HTTPChannel
 from waitress.trigger import trigger
 
 from letta_contract_kit.mockserver.app import create_app
+from letta_contract_kit.mockserver.cassettes import read as read_cassette
 from letta_contract_kit.mockserver.config import DEFAULT_PORT, MockConfig
 from letta_contract_kit.mockserver.conversation import new_id
 from letta_contract_kit.mockserver.granian_server import (
@@ -48,8 +49,9 @@ class MockServer:
         base = config if config is not None else MockConfig(**fields)
         if config is not None and fields:
             base = replace(base, **fields)
-        if not base.agents:
-            base = replace(base, agents=[new_id("agent")])
+        if not base.agents:  # a replayed cassette's agents, else a new one
+            recorded = list(read_cassette(base.replay).agents) if base.replay else []
+            base = replace(base, agents=recorded or [new_id("agent")])
         chosen = port if port is not None else base.port
         self.config = replace(base, port=chosen or 0)
         self.service: MockService | None = None

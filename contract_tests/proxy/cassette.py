@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from letta_contract_kit.contract_tests.proxy.headers import Headers, SecretBook, recorded
+from letta_contract_kit.schemas.cassette import KIND, MAX_BODY_BYTES, VERSION
 
-VERSION = 1
-KIND = "letta-contract-proxy cassette"
-MAX_BODY_BYTES = 4 * 1024 * 1024
+__all__ = ["KIND", "MAX_BODY_BYTES", "VERSION", "Cassette", "line"]
 
 
 def _body(data: bytes | None, complete: bool = True) -> dict[str, Any] | None:

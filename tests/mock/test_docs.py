@@ -124,3 +124,96 @@ def test_the_replicas_example_is_two_mocks_over_one_redis_behind_a_balancer() ->
     upstreams = re.findall(r"server (\S+);", (folder / mounted).read_text("utf-8"))
     assert upstreams == ["replica-a:8283", "replica-b:8283"]
     assert "examples/replicas-compose.yml" in DOC
+
+
+REPLAY_MARKER = "<!-- replay commands run by tests/mock/test_docs.py -->"
+README_REPLAY_MARKER = "<!-- replay command run by tests/mock/test_docs.py -->"
+AGENT = "agent-123e4567-e89b-42d3-8456-426614174000"
+
+
+def _record_the_cassette(folder: Path, body: dict[str, str]) -> str:
+    """cassette.jsonl in ``folder``: the POST of the section's curl and a GET of its run,
+    recorded through the proxy in front of a mock. The run's id."""
+    import io
+
+    from letta_contract_kit.contract_tests.proxy import ProxyConfig, ProxyServer
+    from letta_contract_kit.mockserver import MockConfig, MockServer
+
+    with MockServer(MockConfig(clock="per-poll", agents=[AGENT])) as mock:
+        config = ProxyConfig(upstream=mock.base_url, port=0, record=str(folder / "cassette.jsonl"))
+        with ProxyServer(config, stream=io.StringIO()) as proxy:
+            url = f"{proxy.base_url}/v1/agents/{AGENT}/messages/async"
+            run_id = str(requests.post(url, json=body, timeout=10).json()["id"])
+            requests.get(f"{proxy.base_url}/v1/runs/{run_id}", timeout=10).raise_for_status()
+    return run_id
+
+
+def _free_port() -> str:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
+
+
+def test_the_commands_of_the_replay_section_and_the_readme_run_as_shown(tmp_path: Path) -> None:
+    commands = _commands(REPLAY_MARKER)
+    assert [command.split()[0] for command, _ in commands] == [
+        "letta-mock",
+        "curl",
+        "curl",
+        "kill",
+        "letta-mock",
+    ]
+    (serve, serve_shown), (send, send_shown), (ask, ask_shown), _, (bad, bad_shown) = commands
+    body = json.loads(shlex.split(send)[-1])
+    run_id = _record_the_cassette(tmp_path, body)
+    port = _free_port()
+
+    def ported(command: str) -> list[str]:
+        return shlex.split(command.removesuffix(" &").replace("8284", port))
+
+    server = subprocess.Popen(
+        ported(serve),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_in_path(),
+    )
+    assert server.stdout is not None and server.stderr is not None
+    try:
+        assert server.stderr.readline().rstrip("\n") == serve_shown[0]
+        listening = json.loads(server.stdout.readline())
+        assert serve_shown[1].startswith('{"letta_mock": "listening", "url": ')
+        assert listening["url"] == f"http://127.0.0.1:{port}"
+        sent = json.loads(subprocess.run(ported(send), capture_output=True, check=True).stdout)
+        assert (sent["id"], sent["status"]) == (run_id, "created")
+        assert send_shown[0].startswith('{"id":"run-') and '"status":"created"' in send_shown[0]
+        missed = json.loads(subprocess.run(ported(ask), capture_output=True, check=True).stdout)
+        assert missed["detail"].startswith(json.loads(ask_shown[0])["detail"].removesuffix(" …"))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    refused = subprocess.run(
+        shlex.split(bad), cwd=tmp_path, capture_output=True, text=True, env=_in_path()
+    )
+    assert (refused.returncode, refused.stdout, refused.stderr.splitlines()) == (2, "", bad_shown)
+
+    readme = (ROOT / "README.md").read_text("utf-8").split(README_REPLAY_MARKER, 1)[1]
+    readme_command = readme.split("```sh\n", 1)[1].split("```", 1)[0].strip()
+    server = subprocess.Popen(
+        ported(readme_command),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_in_path(),
+    )
+    assert server.stdout is not None
+    try:
+        url = json.loads(server.stdout.readline())["url"]
+        again = requests.post(f"{url}/v1/agents/{AGENT}/messages/async", json=body, timeout=10)
+        assert again.json()["id"] == run_id
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
