@@ -15,11 +15,15 @@ once, and slow or idle clients cannot hold it.
   received whole that long after its first byte is answered 408 and closed. Connections are
   limited to ``max_connections`` (and to what the open-file limit allows), far more than a
   test opens, so slow clients cannot lock the server out.
+* waitress warns "Task queue depth is N" for every request that has to wait for a thread,
+  which under load is a line on stderr per request; the mock lets one through every
+  ``QUEUE_WARNING_SECONDS``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import resource
 import time
@@ -50,6 +54,9 @@ CLEANUP_INTERVAL = 1
 # A method longer than this is no method: the bytes are not HTTP.
 LONGEST_METHOD = 32
 
+# At most one "Task queue depth" warning in this many seconds.
+QUEUE_WARNING_SECONDS = 10.0
+
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _BARE_CR = re.compile(rb"\r[^\n]")
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -58,6 +65,28 @@ _VERSION = re.compile(rb" HTTP/([0-9])\.([0-9])")
 _LEADING_BLANK = b" \t\r\n"
 _CRLF = b"\r\n"
 _END_OF_HEAD = b"\r\n\r\n"
+
+
+class OnceInAWhile(logging.Filter):
+    """Lets one record through every ``seconds`` (the first at once), saying so."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self._last: float | None = None
+        self.hidden = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.seconds:
+            self.hidden += 1
+            return False
+        self._last = now
+        record.msg = f"{record.msg} (such warnings: at most one every {self.seconds:g} s)"
+        return True
+
+
+logging.getLogger("waitress.queue").addFilter(OnceInAWhile(QUEUE_WARNING_SECONDS))
 
 
 class RequestTimeout(BadRequest):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import threading
 from collections import OrderedDict
@@ -31,6 +32,10 @@ class MemoryStore:
         # The runs that have not settled, with the moment their plan ends them (None: not by
         # the clock; see RunRecord.due), so neither the sweep nor eviction decodes the store.
         self._active: dict[str, float | None] = {}
+        # (moment, run id) for each moment put in ``_active``, a heap: the sweep looks at the
+        # runs that are due only, not at every active one. An entry whose moment is no longer
+        # its run's (the run settled, or its plan changed) is dropped when it comes up.
+        self._due: list[tuple[float, str]] = []
         self._agents: dict[str, str] = {}
         self._settings: dict[str, str] = {}
         self._seq = 0
@@ -55,7 +60,10 @@ class MemoryStore:
         if record.settled:
             self._active.pop(record.id, None)
         else:
-            self._active[record.id] = record.due()
+            moment = record.due()
+            if moment is not None and self._active.get(record.id) != moment:
+                heapq.heappush(self._due, (moment, record.id))
+            self._active[record.id] = moment
 
     def _evict(self, adding: int) -> None:
         """Evict the oldest settled runs until one more run of ``adding`` bytes fits; the
@@ -87,12 +95,17 @@ class MemoryStore:
 
     def due_runs(self, now: float) -> list[RunRecord]:
         with self._lock:
-            due = [
-                self._runs[run_id]
-                for run_id, moment in self._active.items()
-                if moment is not None and moment <= now
-            ]
-        return [RunRecord.from_bytes(data) for data in due]
+            heap, active = self._due, self._active
+            current: dict[str, float] = {}
+            while heap and heap[0][0] <= now:
+                moment, run_id = heapq.heappop(heap)
+                if active.get(run_id) == moment:
+                    current[run_id] = moment  # once, were it pushed twice
+            for run_id, moment in current.items():  # due until saved with a new moment
+                heapq.heappush(heap, (moment, run_id))
+            due = [self._runs[run_id] for run_id in current]
+        records = [RunRecord.from_bytes(data) for data in due]
+        return sorted(records, key=lambda r: r.seq)  # in the order the runs were created
 
     def add_agent(self, agent: dict[str, Any]) -> None:
         with self._lock:
@@ -118,6 +131,7 @@ class MemoryStore:
             self._runs.clear()
             self._bytes = 0
             self._active.clear()
+            self._due.clear()
             self._agents.clear()
             self._settings.clear()
 

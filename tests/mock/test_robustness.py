@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -9,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from letta_contract_kit.mockserver import MockConfig, create_app
+from letta_contract_kit.mockserver.waitress_json import OnceInAWhile
 from letta_contract_kit.schemas import validator
 from letta_contract_kit.schemas.contract import MESSAGE_TYPE, TERMINAL_STATUSES
 
@@ -105,3 +107,21 @@ def test_any_bytes_get_a_json_answer_below_500(data: bytes) -> None:
     answer = client().post(URL, data=data, content_type="application/json")
     assert 200 <= answer.status_code < 500
     assert answer.is_json
+
+
+def _queue_warning() -> logging.LogRecord:
+    return logging.LogRecord(
+        "waitress.queue", logging.WARNING, "", 0, "Task queue depth is %d", (3,), None
+    )
+
+
+def test_waitress_queue_depth_warnings_are_said_once_in_a_while_not_per_request() -> None:
+    seldom = OnceInAWhile(3600)
+    shown = [seldom.filter(_queue_warning()) for _ in range(5)]
+    assert shown == [True, False, False, False, False] and seldom.hidden == 4
+    every_time = OnceInAWhile(0)
+    assert all(every_time.filter(_queue_warning()) for _ in range(3))
+    said = _queue_warning()
+    OnceInAWhile(3600).filter(said)
+    assert said.getMessage() == "Task queue depth is 3 (such warnings: at most one every 3600 s)"
+    assert any(isinstance(f, OnceInAWhile) for f in logging.getLogger("waitress.queue").filters)

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from letta_contract_kit.mockserver import MockConfig, MockServer
 from letta_contract_kit.mockserver.config import SHARED_STORES
@@ -139,6 +141,43 @@ def test_due_runs_are_the_unsettled_ones_whose_plan_ends_by_then(
     assert store.due_runs(1.99) == []
     assert [r.id[-1] for r in store.due_runs(2.0)] == ["2"]
     assert [r.id[-1] for r in store.due_runs(1e12)] == ["2"]
+
+
+# One step on a store: add run n, or save it moved to ``started`` (settled when None), or ask
+# which runs are due at ``now``.
+STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "save", "due"]),
+        st.integers(0, 5),
+        st.none() | st.floats(0, 10, allow_nan=False),
+    ),
+    max_size=30,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=STEPS)
+def test_due_runs_are_always_those_whose_plan_has_ended_in_creation_order(
+    make_store: Callable[..., Store], steps: list[tuple[str, int, float | None]]
+) -> None:
+    store = make_store(100)
+    store.clear()
+    for action, n, moment in steps:
+        run_id = record(n).id
+        if action == "add" and store.get_run(run_id) is None:
+            store.add_run(record(n, "running"))
+        elif action == "save" and (found := store.get_run(run_id)) is not None:
+            if moment is None:
+                found.run["status"] = "completed"
+            else:
+                found.phase_started = moment
+            store.save_run(found)
+        elif action == "due":
+            now = moment if moment is not None else 1e12
+            expected = [r.id for r in store.runs() if (due := r.due()) is not None and due <= now]
+            assert [r.id for r in store.due_runs(now)] == expected
 
 
 def test_a_saved_run_that_settles_is_no_longer_due(make_store: Callable[..., Store]) -> None:
