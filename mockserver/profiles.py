@@ -75,46 +75,6 @@ def lenient(body: dict[str, Any]) -> list[Problem]:
     return []
 
 
-PART_LISTS = ("input", "content", "tool_return")
-
-
-def with_documented_tags(body: Any) -> Any:
-    """``body`` with the tags the documentation lets a client leave out filled in: ``text``
-    on a text part (a part with ``text`` and no ``type``) and ``url`` on an image source with
-    a ``url`` and no ``type``. Without the ``union-tag-required`` quirk the mock reads bodies
-    so, as the documentation (001) describes them. What needs no tag is returned as it is
-    (the same object), so a body that names its tags is not copied."""
-    if isinstance(body, list):
-        items = [with_documented_tags(item) for item in body]
-        return body if all(a is b for a, b in zip(items, body, strict=True)) else items
-    if not isinstance(body, dict):
-        return body
-    out: dict[str, Any] | None = None
-    for key, value in body.items():
-        tagged = value
-        if key in PART_LISTS and isinstance(value, list):
-            parts = [_tagged_part(item) for item in value]
-            if any(a is not b for a, b in zip(parts, value, strict=True)):
-                tagged = parts
-        tagged = with_documented_tags(tagged)
-        if tagged is not value:
-            if out is None:
-                out = dict(body)
-            out[key] = tagged
-    return body if out is None else out
-
-
-def _tagged_part(item: Any) -> Any:
-    if not isinstance(item, dict):
-        return item
-    if "type" not in item and "text" in item:
-        item = {**item, "type": tag_of("text-content")}
-    source = item.get("source")
-    if isinstance(source, dict) and "type" not in source and "url" in source:
-        item = {**item, "source": {**source, "type": tag_of("url-image")}}
-    return item
-
-
 def request_check(quirks: Quirks) -> RequestCheck:
     """The checks a request gets before its run is created."""
     return lenient if quirks.background_validation else strict

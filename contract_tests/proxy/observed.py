@@ -6,7 +6,10 @@ here carries the expectations that what the proxy knows supports, and no more:
 * the body is classified under both readings, like every body the suite sends: valid under
   both is a ``valid body`` (``positive_case``), invalid under both an ``invalid body``
   (``negative_case``, and a *client* problem: the user's application is wrong), valid under
-  one reading a ``divergent body`` (no status expectation: either answer is one reading's);
+  one reading a ``divergent body`` (no status expectation: either answer is one reading's),
+  except a ``documented omission``: a body that leaves out only the union tags the
+  documentation (001) gives defaults must be accepted, as the suite's divergence phase
+  expects (``optional-tag-accepted``);
 * whether the agent (or the run) exists is not known before the upstream shows it: a valid
   body's status expectations hold once a 2xx about the agent shows it exists (the answer
   itself, or a later one: ids are the server's, so an id that exists later existed before);
@@ -30,6 +33,7 @@ from letta_contract_kit.contract_tests.cases import (
     CLIENT_ERROR,
     NO_BODY,
     REQUEST,
+    SUCCESS,
     Case,
     cancel_case,
     expect,
@@ -42,6 +46,7 @@ from letta_contract_kit.contract_tests.cases import (
     retrieve_case,
 )
 from letta_contract_kit.schemas import Verdict, classify
+from letta_contract_kit.schemas.tags import with_documented_tags
 
 PHASE = "proxy"
 ASYNC = re.compile(r"^/v1/agents/([^/]+)/messages/async/?$")
@@ -53,6 +58,13 @@ LISTING = re.compile(r"^/v1/runs/?$")
 # Answers about the client (credentials, rate) or about state the proxy cannot see.
 UNJUDGED_STATUSES = frozenset({401, 403, 407, 408, 409, 429})
 NO_5XX = (expect(ANY_ANSWER, R.NO_SERVER_ERROR),)
+
+
+def _documented_omission(body: Any) -> bool:
+    """Whether ``body`` leaves out only tags the documentation gives defaults, and so is
+    valid under both readings once they are filled in."""
+    tagged = with_documented_tags(body)
+    return tagged is not body and classify(REQUEST, tagged).verdict is Verdict.VALID
 
 
 def route_of(method: str, path: str) -> str | None:
@@ -208,6 +220,15 @@ def _async(path: str, content_type: str | None, data: bytes, label: str) -> Seen
         case = negative_case("invalid body", label, body, agent_id, phase=PHASE)
         problem = verdict.documented[0] if verdict.documented else "invalid"
         return Seen("async", case, client=f"the body is invalid under both readings: {problem}")
+    if verdict.verdict is Verdict.DOCUMENTED_ONLY and _documented_omission(body):
+        # The documentation gives the tags left out defaults (001): the client relies on a
+        # stated fact, and the upstream must accept the body once the agent exists.
+        omitted = replace(
+            positive_case(body, agent_id, phase=PHASE, label=label, content_type=content),
+            family="documented omission",
+        )
+        accepted = replace(omitted, expect=(expect(SUCCESS, R.OMITTED_TAG_ACCEPTED),))
+        return Seen("async", replace(omitted, expect=NO_5XX), accepted, ("agent", agent_id))
     problems = verdict.server if verdict.verdict is Verdict.DOCUMENTED_ONLY else verdict.documented
     first = str(problems[0]) if problems else verdict.verdict.value
     # One divergence per kind of body, however often the application sends it.

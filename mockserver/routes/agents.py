@@ -9,7 +9,7 @@ from flask import Blueprint, Request
 from letta_contract_kit.mockserver.bodies import read_body, read_object
 from letta_contract_kit.mockserver.coercion import CoercionError, canonical
 from letta_contract_kit.mockserver.errors import ApiError, detail, invalid
-from letta_contract_kit.mockserver.profiles import request_check, with_documented_tags
+from letta_contract_kit.mockserver.profiles import request_check
 from letta_contract_kit.mockserver.routes.common import (
     agent_id_problem,
     current_request,
@@ -25,6 +25,7 @@ from letta_contract_kit.mockserver.scenarios import (
 from letta_contract_kit.mockserver.service import MockService
 from letta_contract_kit.mockserver.store.base import StoreFull
 from letta_contract_kit.schemas import validator
+from letta_contract_kit.schemas.tags import with_documented_tags
 from letta_contract_kit.schemas.validation import Problem
 
 agents = Blueprint("agents", __name__)

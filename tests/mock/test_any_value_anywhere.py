@@ -31,9 +31,9 @@ from letta_contract_kit.contract_tests.boundaries import locations
 from letta_contract_kit.mockserver import MockConfig, create_app
 from letta_contract_kit.mockserver.bodies import without_lone_surrogates
 from letta_contract_kit.mockserver.faults import FAULT_HEADER
-from letta_contract_kit.mockserver.profiles import with_documented_tags
 from letta_contract_kit.mockserver.scenarios import SCENARIO_HEADER
 from letta_contract_kit.schemas import validator
+from letta_contract_kit.schemas.tags import with_documented_tags
 
 from .conftest import AGENT
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from letta_contract_kit.mockserver.bodies import without_lone_surrogates
-from letta_contract_kit.mockserver.profiles import with_documented_tags
 from letta_contract_kit.schemas.contract import fields
+from letta_contract_kit.schemas.tags import with_documented_tags
 from letta_contract_kit.schemas.validation import validator
 
 AGENT = "agent-3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b"
