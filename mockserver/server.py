@@ -28,7 +28,9 @@ from letta_contract_kit.mockserver.service import MockService, open_store
 from letta_contract_kit.mockserver.waitress_json import bound_port, create_json_server
 
 READY_TIMEOUT = 5.0
-LOOP_TIMEOUT = 0.05
+# Seconds the server's loop waits in select() when nothing happens: a whole number, as waitress
+# reads it (a fraction becomes 0, and the loop spins a core while idle). stop() wakes it.
+LOOP_TIMEOUT = 1
 
 
 class MockServer:

@@ -254,3 +254,11 @@ def test_stop_closes_the_server_even_when_its_wake_up_pipe_is_gone() -> None:
     mock.stop()
     with pytest.raises(requests.ConnectionError):
         requests.get(url, timeout=2)
+
+
+def test_an_idle_in_process_mock_waits_in_select_instead_of_spinning() -> None:
+    # waitress reads its loop timeout as whole seconds: a fraction would become 0, a loop
+    # that never sleeps, and a core taken from the tests of whoever uses the fixture.
+    with MockServer() as mock:
+        assert mock._server is not None
+        assert mock._server.adj.asyncore_loop_timeout >= 1
