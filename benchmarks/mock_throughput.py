@@ -1,7 +1,8 @@
 """Throughput, latency, CPU per request, start-up time and memory: the mock beside Prism.
 
-    python -m benchmarks.mock_throughput            # full run, about 4 minutes
+    python -m benchmarks.mock_throughput            # full run, pinned, about 7 minutes
     python -m benchmarks.mock_throughput --smoke    # a few seconds per cell, to try the harness
+    python -m benchmarks.mock_throughput --no-pin   # every process on every core, as before
 
 The mock (``letta-mock``, on its default server waitress as ``mock``, with ``--server granian``
 as ``mock-granian``, and as two Granian workers sharing an LMDB store as ``mock-workers``) and
@@ -9,11 +10,20 @@ Stoplight Prism (static and ``-d`` dynamic, mocking
 the OpenAPI document generated from ``schemas/``) are measured; wrk drives ``POST .../messages/async`` with a
 realistic body and ``GET /v1/runs/{id}`` spread over existing runs, at each concurrency. All
 servers are measured in the same run, one after the other, and compared by ratio only.
+
+``--pin`` (the default) measures per core: each one-process server (``mock``,
+``mock-granian``, both Prisms: every process and thread of it) is started under
+``taskset -c 0`` (``--server-cpus``) and wrk runs on core 1 (``--load-cpus``), so every server
+gets the same one core and the load generator never competes with it. ``mock-workers`` is the
+N-core figure: it is never pinned (its two workers and wrk share every core), and its rows are
+reported apart from the per-core goals. ``--no-pin`` runs everything unpinned.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -22,12 +32,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.processes import MissingTool, ServerProcess, console_script, free_port
+from benchmarks.processes import (
+    CLOCK_TICKS,
+    MissingTool,
+    ServerProcess,
+    console_script,
+    descendants,
+    free_port,
+)
 from benchmarks.report import table, verdict, write_results
 from benchmarks.workload import (
     AGENT_ID,
@@ -48,6 +65,85 @@ GOAL_POST_VS_PRISM_DYNAMIC = 4.0
 GOAL_P99_MS_AT_64 = 50.0
 GOAL_GET_VS_POST = 1.5
 GOAL_STARTUP_S = 0.5
+# The targets that use more than one core by design: never pinned, reported apart.
+MULTI_CORE = frozenset({"mock-workers"})
+
+
+def parse_cpus(text: str) -> set[int]:
+    """A ``taskset -c`` list (``0``, ``0,1``, ``0-3``) as a set of CPU numbers."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
+
+
+def cpu_list(cpus: set[int]) -> str:
+    return ",".join(str(cpu) for cpu in sorted(cpus))
+
+
+@dataclass(frozen=True)
+class Pinning:
+    """Where a target's server and its load generator may run (None: wherever they like)."""
+
+    server: str | None
+    load: str | None
+
+    @property
+    def label(self) -> str:
+        if self.server is None:
+            return "none"
+        return f"{self.server}/{self.load}"
+
+
+UNPINNED = Pinning(None, None)
+
+
+def taskset() -> str:
+    found = shutil.which("taskset")
+    if found is None:
+        raise MissingTool("taskset is not installed (util-linux); or run with --no-pin")
+    return found
+
+
+def pinned_argv(argv: Sequence[str], cpus: str | None) -> list[str]:
+    """``argv`` started under ``taskset -c cpus``: every thread and child it makes inherits it."""
+    return [taskset(), "-c", cpus, *argv] if cpus is not None else list(argv)
+
+
+@contextlib.contextmanager
+def affinity(cpus: str | None) -> Iterator[None]:
+    """This thread (and so every program it starts: wrk) on ``cpus`` for the block."""
+    if cpus is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, parse_cpus(cpus))
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def allowed_cpus(pid: int) -> list[str]:
+    """The distinct CPU lists every thread of the process tree under ``pid`` may run on."""
+    found: set[str] = set()
+    for member in descendants(pid):
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{member}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    for line in (task / "status").read_text().splitlines():
+                        if line.startswith("Cpus_allowed_list:"):
+                            found.add(line.split(":", 1)[1].strip())
+    return sorted(found)
+
+
+def check_pinned(server: ServerProcess, cpus: str | None) -> list[str]:
+    """What the server's threads may run on; an error if pinning did not take."""
+    allowed = allowed_cpus(server.pid)
+    if cpus is not None and any(parse_cpus(text) != parse_cpus(cpus) for text in allowed):
+        raise RuntimeError(f"{server.name} should run on CPUs {cpus} only, but may use {allowed}")
+    return allowed
 
 
 def prism_binary(explicit: str | None) -> str:
@@ -68,6 +164,17 @@ def prism_binary(explicit: str | None) -> str:
     )
 
 
+def source_digest() -> str:
+    """A digest of the mock's and the schemas' source as measured (the commit in the results
+    does not show uncommitted changes)."""
+    digest = hashlib.sha256()
+    root = HERE.parent
+    for folder in ("mockserver", "schemas"):
+        for path in sorted((root / folder).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def write_openapi(folder: Path) -> Path:
     from letta_contract_kit.schemas.openapi import build_openapi
 
@@ -81,15 +188,20 @@ class Target:
     """One server under test and how to start it on a given port."""
 
     name: str
-    make: Callable[[int], ServerProcess]
+    make: Callable[[int, str | None], ServerProcess]
     stores_runs: bool
+
+    @property
+    def multi_core(self) -> bool:
+        return self.name in MULTI_CORE
 
 
 # The mock's targets: name -> its flags beyond host, port and agent (``{store}``: a fresh
-# file for each start). ``mock-workers``: two Granian workers sharing runs in one LMDB file,
-# one thread each (measured best for two workers on two cores).
+# file for each start). ``mock``: no flags, as shipped (waitress, memory store).
+# ``mock-workers``: two Granian workers sharing runs in one LMDB file, one thread each
+# (measured best for two workers on two cores).
 MOCK_SERVERS: dict[str, list[str]] = {
-    "mock": ["--server", "waitress"],
+    "mock": [],
     "mock-granian": ["--server", "granian"],
     "mock-workers": [
         *("--server", "granian", "--workers", "2", "--threads", "1"),
@@ -105,11 +217,15 @@ def targets(names: Sequence[str], prism: str | None, folder: Path) -> list[Targe
         if name not in names:
             continue
 
-        def make_mock(port: int, name: str = name, flags: list[str] = flags) -> ServerProcess:
+        def make_mock(
+            port: int, cpus: str | None, name: str = name, flags: list[str] = flags
+        ) -> ServerProcess:
             store = folder / f"{name}-{port}.lmdb"
             argv = [mock, "--host", "127.0.0.1", "--port", str(port), "--agent", AGENT_ID]
             argv += [flag.replace("{store}", str(store)) for flag in flags]
-            return ServerProcess(name, argv, port, log_path=folder / f"{name}.log")
+            return ServerProcess(
+                name, pinned_argv(argv, cpus), port, log_path=folder / f"{name}.log"
+            )
 
         found.append(Target(name, make_mock, stores_runs=True))
     prism_names = [n for n in names if n.startswith("prism")]
@@ -119,54 +235,123 @@ def targets(names: Sequence[str], prism: str | None, folder: Path) -> list[Targe
         for name in prism_names:
             dynamic = name == "prism-dynamic"
 
-            def make_prism(port: int, dynamic: bool = dynamic, name: str = name) -> ServerProcess:
+            def make_prism(
+                port: int, cpus: str | None, dynamic: bool = dynamic, name: str = name
+            ) -> ServerProcess:
                 argv = [prism_bin, "mock", "-h", "127.0.0.1", "-p", str(port), "-v", "warn"]
                 argv += ["-d"] if dynamic else []
                 argv.append(str(document))
                 return ServerProcess(
-                    name, argv, port, headers=AUTH_HEADERS, log_path=folder / f"{name}.log"
+                    name,
+                    pinned_argv(argv, cpus),
+                    port,
+                    headers=AUTH_HEADERS,
+                    log_path=folder / f"{name}.log",
                 )
 
             found.append(Target(name, make_prism, stores_runs=False))
     return found
 
 
+def pinning_for(target: Target, args: argparse.Namespace) -> Pinning:
+    if not args.pin or target.multi_core:
+        return UNPINNED
+    return Pinning(args.server_cpus, args.load_cpus)
+
+
+def cpu_ticks() -> dict[int, tuple[int, int, int]]:
+    """Each CPU's busy, stolen and total clock ticks so far, machine-wide (``/proc/stat``)."""
+    ticks: dict[int, tuple[int, int, int]] = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *values = line.split()
+        if not name.startswith("cpu") or name == "cpu":
+            continue
+        # user nice system idle iowait irq softirq steal (guest time is inside user).
+        user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in values[:8])
+        busy = user + nice + system + irq + softirq
+        ticks[int(name[3:])] = (busy, steal, busy + idle + iowait + steal)
+    return ticks
+
+
 def measure_cell(
-    server: ServerProcess, script: str, connections: int, seconds: float, threads: int
-) -> tuple[WrkResult, float]:
-    """One wrk run; with the server's CPU microseconds per request over the same interval."""
+    server: ServerProcess,
+    script: str,
+    connections: int,
+    seconds: float,
+    threads: int,
+    server_cpus: set[int],
+) -> tuple[WrkResult, dict[str, float]]:
+    """One wrk run, and what the server spent over the same interval: its CPU microseconds
+    per request, the cores it kept busy (CPU seconds per second), and on its CPUs what else
+    ran (``others_cores``: busy time not the server's) and what the hypervisor took
+    (``steal``, a fraction of those CPUs' time)."""
+    machine_before = cpu_ticks()
     before = server.cpu_seconds()
     result = run_wrk(
         server.base_url, script, connections=connections, seconds=seconds, threads=threads
     )
     spent = server.cpu_seconds() - before
-    per_request = spent / result.requests * 1e6 if result.requests else float("nan")
-    return result, per_request
+    machine_after = cpu_ticks()
+    wall = result.seconds or float("nan")
+    busy_ticks = stolen = total = 0
+    for cpu in server_cpus:
+        then, now = machine_before.get(cpu, (0, 0, 0)), machine_after.get(cpu, (0, 0, 0))
+        busy_ticks += now[0] - then[0]
+        stolen += now[1] - then[1]
+        total += now[2] - then[2]
+    return result, {
+        "cpu": spent / result.requests * 1e6 if result.requests else float("nan"),
+        "server_cores": round(spent / wall, 2),
+        "others_cores": round(busy_ticks / CLOCK_TICKS / wall - spent / wall, 2),
+        "steal": round(stolen / total, 3) if total else float("nan"),
+    }
 
 
 def measure_target(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    """Start-ups, the cells, then RSS; the harness (and so wrk) on the load CPUs throughout."""
+    pinning = pinning_for(target, args)
+    with affinity(pinning.load):
+        measured = _measure(target, pinning, args)
+    return {"pinning": pinning.label, **measured}
+
+
+def warm_up(server: ServerProcess, script: str, args: argparse.Namespace) -> int:
+    """``--warmup`` seconds of ``script`` at 64 connections, not measured: Prism's JIT takes
+    several seconds to reach its steady state (its first seconds run at a third of it).
+    The requests served."""
+    if args.warmup <= 0:
+        return 0
+    result = run_wrk(
+        server.base_url, script, connections=64, seconds=args.warmup, threads=args.wrk_threads
+    )
+    return result.requests
+
+
+def _measure(target: Target, pinning: Pinning, args: argparse.Namespace) -> dict[str, Any]:
     body = realistic_body_text()
     post = post_script(async_path(), body, AUTH_HEADERS)
     startups: list[float] = []
     for _ in range(args.startup_repeats - 1):
-        server = target.make(free_port())
+        server = target.make(free_port(), pinning.server)
         startups.append(server.start())
         server.stop()
-    server = target.make(free_port())
+    server = target.make(free_port(), pinning.server)
     startups.append(server.start())
     cells: list[dict[str, Any]] = []
     served = 0
     try:
+        allowed = check_pinned(server, pinning.server)
+        server_cpus = (
+            parse_cpus(pinning.server) if pinning.server is not None else os.sched_getaffinity(0)
+        )
+        served += warm_up(server, post, args)
         for connections in args.connections:
-            result, cpu = measure_cell(server, post, connections, args.seconds, args.wrk_threads)
+            result, spent = measure_cell(
+                server, post, connections, args.seconds, args.wrk_threads, server_cpus
+            )
             served += result.requests
             cells.append(
-                {
-                    "endpoint": "POST async",
-                    "connections": connections,
-                    "cpu": cpu,
-                    **result.as_dict(),
-                }
+                {"endpoint": "POST async", "connections": connections, **spent, **result.as_dict()}
             )
         if target.stores_runs:
             ids = create_runs(server.host, server.port, GET_IDS)
@@ -174,11 +359,14 @@ def measure_target(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         else:
             ids = [new_run_id() for _ in range(GET_IDS)]
         get = get_script([f"/v1/runs/{run_id}" for run_id in ids], AUTH_HEADERS)
+        served += warm_up(server, get, args)
         for connections in args.connections:
-            result, cpu = measure_cell(server, get, connections, args.seconds, args.wrk_threads)
+            result, spent = measure_cell(
+                server, get, connections, args.seconds, args.wrk_threads, server_cpus
+            )
             served += result.requests
             cells.append(
-                {"endpoint": "GET run", "connections": connections, "cpu": cpu, **result.as_dict()}
+                {"endpoint": "GET run", "connections": connections, **spent, **result.as_dict()}
             )
         # Top up to --rss-requests with GETs (the cheapest request for every target), for at
         # most --rss-seconds; the count actually served is reported beside the RSS.
@@ -198,6 +386,7 @@ def measure_target(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         server.stop()
     return {
         "target": target.name,
+        "cpus_allowed": allowed,
         "startup_s": statistics.median(startups),
         "startup_all_s": startups,
         "requests_before_rss": served,
@@ -217,10 +406,25 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a is not None and b else None
 
 
+def scope(name: str, results: dict[str, dict[str, Any]]) -> str:
+    """How many cores a target's figures were taken on: ``1 core`` when it was pinned to one,
+    ``N cores`` for the multi-core figure of a pinned run, ``unpinned`` without ``--pin``."""
+    pinning = results[name].get("pinning", "none")
+    if pinning != "none":
+        count = len(parse_cpus(pinning.split("/")[0]))
+    elif any(r.get("pinning", "none") != "none" for r in results.values()):
+        count = len(os.sched_getaffinity(0))
+    else:
+        return "unpinned"
+    return "1 core" if count == 1 else f"{count} cores"
+
+
 def comparisons(
     results: dict[str, dict[str, Any]], connections: Sequence[int]
 ) -> list[dict[str, Any]]:
-    """The goals, for each mock target, with the ratio or figure measured in this run."""
+    """The goals, for each mock target, with the ratio or figure measured in this run: first
+    the per-core targets (pinned like Prism), then the N-core figure, whose ratios to a Prism
+    pinned to one core are reported without a verdict."""
     rows: list[dict[str, Any]] = []
     for name in MOCK_SERVERS:
         if name in results:
@@ -232,77 +436,84 @@ def _mock_goals(
     name: str, results: dict[str, dict[str, Any]], connections: Sequence[int]
 ) -> list[dict[str, Any]]:
     mock = results[name]
+    where = scope(name, results)
+    # A target on more cores than Prism had is not judged by its ratio to Prism.
+    judged = not (
+        mock.get("pinning", "none") == "none"
+        and any(r.get("pinning", "none") != "none" for r in results.values())
+    )
     rows: list[dict[str, Any]] = []
+
+    def add(goal: str, target: str, measured: Any, met: bool | str | None) -> None:
+        shown = met if isinstance(met, str) else verdict(met)
+        rows.append(
+            {"scope": where, "goal": goal, "target": target, "measured": measured, "verdict": shown}
+        )
+
     for c in connections:
         post = _rps(mock, "POST async", c)
         get = _rps(mock, "GET run", c)
+        if not judged:
+            add(f"POST rps {name} @{c}", "(reported)", post, "-")
+            add(f"GET rps {name} @{c}", "(reported)", get, "-")
         for other, goal in (
             ("prism-static", GOAL_POST_VS_PRISM_STATIC),
             ("prism-dynamic", GOAL_POST_VS_PRISM_DYNAMIC),
         ):
             if other in results:
                 ratio = _ratio(post, _rps(results[other], "POST async", c))
-                rows.append(
-                    {
-                        "goal": f"POST rps {name}/{other} @{c}",
-                        "target": f">= {goal}",
-                        "measured": ratio,
-                        "verdict": verdict(None if ratio is None else ratio >= goal),
-                    }
-                )
+                if judged:
+                    add(
+                        f"POST rps {name}/{other} @{c}",
+                        f">= {goal}",
+                        ratio,
+                        None if ratio is None else ratio >= goal,
+                    )
+                else:
+                    add(
+                        f"POST rps {name}/{other} @{c}",
+                        f"(reported; Prism on {scope(other, results)})",
+                        ratio,
+                        "-",
+                    )
                 get_ratio = _ratio(get, _rps(results[other], "GET run", c))
-                rows.append(
-                    {
-                        "goal": f"GET rps {name}/{other} @{c}",
-                        "target": "(reported)",
-                        "measured": get_ratio,
-                        "verdict": "-",
-                    }
-                )
+                add(f"GET rps {name}/{other} @{c}", "(reported)", get_ratio, "-")
         ratio = _ratio(get, post)
-        rows.append(
-            {
-                "goal": f"GET rps / POST rps ({name}) @{c}",
-                "target": f">= {GOAL_GET_VS_POST}",
-                "measured": ratio,
-                "verdict": verdict(None if ratio is None else ratio >= GOAL_GET_VS_POST),
-            }
+        add(
+            f"GET rps / POST rps ({name}) @{c}",
+            f">= {GOAL_GET_VS_POST}",
+            ratio,
+            None if ratio is None else ratio >= GOAL_GET_VS_POST,
         )
     for cell in mock["cells"]:
         if cell["connections"] == 64:
-            rows.append(
-                {
-                    "goal": f"p99 {cell['endpoint']} @64 (ms, {name})",
-                    "target": f"< {GOAL_P99_MS_AT_64:.0f}",
-                    "measured": cell["p99_ms"],
-                    "verdict": verdict(cell["p99_ms"] < GOAL_P99_MS_AT_64),
-                }
+            add(
+                f"p99 {cell['endpoint']} @64 (ms, {name})",
+                f"<= {GOAL_P99_MS_AT_64:.0f}",
+                cell["p99_ms"],
+                cell["p99_ms"] <= GOAL_P99_MS_AT_64,
             )
-    rows.append(
-        {
-            "goal": f"start-up to first healthy answer (s, {name})",
-            "target": f"< {GOAL_STARTUP_S}",
-            "measured": round(mock["startup_s"], 3),
-            "verdict": verdict(mock["startup_s"] < GOAL_STARTUP_S),
-        }
+    failed = sum(c["non_2xx_3xx"] + c["socket_errors"] + c["timeouts"] for c in mock["cells"])
+    add(f"answers not 2xx/3xx, socket errors ({name})", "0", failed, failed == 0)
+    add(
+        f"start-up to first healthy answer (s, {name})",
+        f"< {GOAL_STARTUP_S}",
+        round(mock["startup_s"], 3),
+        mock["startup_s"] < GOAL_STARTUP_S,
     )
     for other in ("prism-static", "prism-dynamic"):
         if other in results:
-            rows.append(
-                {
-                    "goal": f"start-up {name}/{other}",
-                    "target": "(reported)",
-                    "measured": _ratio(mock["startup_s"], results[other]["startup_s"]),
-                    "verdict": "-",
-                }
+            add(
+                f"start-up {name}/{other}",
+                "(reported)",
+                _ratio(mock["startup_s"], results[other]["startup_s"]),
+                "-",
             )
-            rows.append(
-                {
-                    "goal": f"RSS {name}/{other} after ~{mock['requests_before_rss']:,} req",
-                    "target": "(reported)",
-                    "measured": _ratio(mock["rss_mb"], results[other]["rss_mb"]),
-                    "verdict": "-",
-                }
+            add(
+                f"RSS {name}/{other} after ~{mock['requests_before_rss']:,} req",
+                "(reported)",
+                _ratio(mock["rss_mb"], results[other]["rss_mb"]),
+                "-",
             )
     return rows
 
@@ -320,10 +531,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", nargs="+", type=int, default=[16, 64])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each wrk run")
     parser.add_argument(
+        "--warmup",
+        type=float,
+        default=8.0,
+        help="seconds of unmeasured load before the POST cells, and again before the GET "
+        "cells (0: none)",
+    )
+    parser.add_argument(
         "--rss-requests",
         type=int,
         default=100_000,
-        help="requests served before RSS is read (topped up with POSTs)",
+        help="requests served before RSS is read (topped up with GETs)",
     )
     parser.add_argument(
         "--rss-seconds", type=float, default=60.0, help="most seconds spent topping up"
@@ -335,15 +553,41 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=1,
         help="wrk threads (1 leaves the other core to the server on a 2-core box)",
     )
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="per core: each one-process server on --server-cpus, wrk on --load-cpus "
+        "(default; --no-pin: every process on every core)",
+    )
+    parser.add_argument(
+        "--server-cpus", default="0", help="the CPUs of a pinned server (taskset -c list)"
+    )
+    parser.add_argument(
+        "--load-cpus", default="1", help="the CPUs of wrk and of this script when pinned"
+    )
     parser.add_argument("--prism", help="path to the prism executable")
     parser.add_argument(
-        "--smoke", action="store_true", help="2 s cells, 5k requests before RSS, 1 start"
+        "--smoke",
+        action="store_true",
+        help="2 s cells, 1 s warm-ups, 5k requests before RSS, 1 start",
     )
     args = parser.parse_args(argv)
     if args.smoke:
         args.seconds, args.rss_requests, args.startup_repeats = 2.0, 5_000, 1
-        args.rss_seconds = 5.0
+        args.rss_seconds, args.warmup = 5.0, 1.0
     args.startup_repeats = max(1, args.startup_repeats)
+    if args.pin:
+        usable = os.sched_getaffinity(0)
+        try:
+            server, load = parse_cpus(args.server_cpus), parse_cpus(args.load_cpus)
+        except ValueError:
+            parser.error("--server-cpus and --load-cpus take taskset -c lists, e.g. 0 or 0-1")
+        if not server <= usable or not load <= usable:
+            parser.error(f"this process may only use CPUs {cpu_list(usable)}")
+        if server & load:
+            parser.error("--server-cpus and --load-cpus must not share a CPU (or use --no-pin)")
+        args.server_cpus, args.load_cpus = cpu_list(server), cpu_list(load)
     return args
 
 
@@ -351,6 +595,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         wrk = wrk_version()
+        if args.pin:
+            taskset()
         with tempfile.TemporaryDirectory(prefix="letta-bench-") as folder:
             chosen = targets(args.targets, args.prism, Path(folder))
             results: dict[str, dict[str, Any]] = {}
@@ -366,9 +612,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MissingTool as exc:
         print(f"missing: {exc}", file=sys.stderr)
         return 2
+    if args.pin:
+        apart = sorted(MULTI_CORE & set(results))
+        print(
+            f"pinned: servers on CPU {args.server_cpus}, wrk on CPU {args.load_cpus}"
+            + (f"; {', '.join(apart)} unpinned (all cores)" if apart else "")
+            + "\n"
+        )
     rows = [
         {
             "target": name,
+            "pin": result["pinning"],
             **cell,
             "cpu_us_per_req": cell["cpu"],
             "ok_rps": round((cell["requests"] - cell["non_2xx_3xx"]) / cell["seconds"], 1),
@@ -381,6 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows,
             [
                 "target",
+                "pin",
                 "endpoint",
                 "connections",
                 "requests_per_second",
@@ -388,6 +643,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "p50_ms",
                 "p99_ms",
                 "cpu_us_per_req",
+                "server_cores",
+                "others_cores",
+                "steal",
                 "requests",
                 "non_2xx_3xx",
                 "socket_errors",
@@ -407,11 +665,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(summary, ["target", "startup_s", "requests_before_rss", "rss_mb"]))
     print()
     goals = comparisons(results, args.connections)
-    print(table(goals, ["goal", "target", "measured", "verdict"]))
+    print(table(goals, ["scope", "goal", "target", "measured", "verdict"]))
     path = write_results(
         "mock_throughput",
         {
             "settings": {k: v for k, v in vars(args).items() if k != "prism"},
+            "source_digest": source_digest(),
             "wrk": wrk,
             "results": results,
             "goals": goals,
