@@ -107,6 +107,12 @@ def _proxy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "status and body stay the upstream's).",
     )
     proxy.add_argument(
+        "--judge-inline",
+        action="store_true",
+        help="Judge each exchange before its answer goes back (default: off, judged in the "
+        "background in the order answers ended; always on with --fail-on-violation).",
+    )
+    proxy.add_argument(
         "--record", metavar="FILE", help="Append each exchange to FILE as a JSON line."
     )
 
@@ -145,6 +151,7 @@ def _main(argv: Sequence[str] | None) -> int:
             args.junit_xml,
             args.fail_on_violation,
             args.record,
+            judge_inline=args.judge_inline,
         )
         return run_proxy(config)
     return _run(args)

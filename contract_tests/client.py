@@ -366,7 +366,7 @@ def _pairs(params: dict[str, Any] | tuple[tuple[str, str], ...] | None) -> list[
     return found
 
 
-def connection_reason(exc: requests.RequestException) -> str:
+def connection_reason(exc: BaseException) -> str:
     """The cause of a connection error in a few words, not urllib3's nested repr."""
     cause: BaseException | None = exc
     for _ in range(8):  # the chain is short: requests -> urllib3 -> OSError

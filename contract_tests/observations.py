@@ -74,8 +74,11 @@ class RunTrace:
     started: float = field(default_factory=time.monotonic)
     seq: int = 0
 
-    def add(self, source: Source, run: dict[str, Any], exchange: Exchange) -> Observation:
-        seen = Observation(time.monotonic(), source, run, exchange)
+    def add(
+        self, source: Source, run: dict[str, Any], exchange: Exchange, at: float | None = None
+    ) -> Observation:
+        """Add what ``exchange`` showed; ``at``: when it was answered (default: now)."""
+        seen = Observation(time.monotonic() if at is None else at, source, run, exchange)
         self.observations.append(seen)
         return seen
 
@@ -119,13 +122,21 @@ class RunBook:
     traces: dict[str, RunTrace] = field(default_factory=dict)
 
     def adopt(
-        self, run: dict[str, Any], agent_id: str, case: Case | None, exchange: Exchange
+        self,
+        run: dict[str, Any],
+        agent_id: str,
+        case: Case | None,
+        exchange: Exchange,
+        at: float | None = None,
     ) -> RunTrace:
+        """Follow the run ``exchange`` created; ``at``: when it was answered (default: now)."""
         trace = RunTrace(str(run["id"]), agent_id, case, exchange, seq=len(self.traces))
+        if at is not None:
+            trace.started = at
         body = case.body if case is not None else None
         sent_url = body.get("callback_url") if isinstance(body, dict) else None
         trace.callback_url = sent_url if isinstance(sent_url, str) else None
-        trace.add("create", run, exchange)
+        trace.add("create", run, exchange, at)
         self.traces[trace.run_id] = trace
         return trace
 

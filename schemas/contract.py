@@ -78,8 +78,12 @@ def fields(name: str) -> tuple[str, ...]:
 
 
 def defaults(name: str) -> dict[str, Any]:
-    """The documented default of every property of ``name`` that has one (a fresh copy)."""
-    return copy.deepcopy(_defaults(name))
+    """The documented default of every property of ``name`` that has one (a fresh copy; only
+    containers are copied deeply, as this is asked for on every run a check reads)."""
+    return {
+        key: copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+        for key, value in _defaults(name).items()
+    }
 
 
 @cache

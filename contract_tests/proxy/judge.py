@@ -54,7 +54,7 @@ NOT_PASSIVE_RULES = {
     CANCEL_OTHER_AGENT.id: "a client that bypasses the proxy may have cancelled the run",
 }
 STATUS_CHECK = "status_code_conformance"
-MAX_RUNS = 10_000  # runs followed at once; the oldest ended one goes first
+MAX_RUNS = 10_000  # runs followed at once; the first seen ended goes first, else the oldest
 MAX_OBSERVATIONS = 500  # per run, after identical consecutive answers are folded
 MAX_PENDING = 20  # answers per agent or run waiting to be shown it exists
 
@@ -75,6 +75,12 @@ class Traffic:
     response_text: str
     started: float  # time.monotonic() when it arrived
     elapsed: float  # seconds the upstream took
+
+    @property
+    def answered(self) -> float:
+        """time.monotonic() when the upstream's answer was whole (the traffic's own time, so
+        a judgement does not depend on when it was made)."""
+        return self.started + self.elapsed
 
     @property
     def content_type(self) -> str | None:
@@ -101,6 +107,19 @@ class Judgement:
         return sorted({failure.rule.id for _, failure in self.violations})
 
 
+@dataclass(frozen=True)
+class _Answer(ReceivedResponse):
+    """An answer whose body is parsed once, however many checks read it (they only read)."""
+
+    def json(self) -> Any:
+        try:
+            return self.__dict__["_parsed"]
+        except KeyError:
+            parsed = super().json()
+            object.__setattr__(self, "_parsed", parsed)
+            return parsed
+
+
 def _exchange(traffic: Traffic, case: Case | None) -> Exchange:
     text = traffic.body.decode("utf-8", errors="replace") if traffic.body else None
     parsed = case.body if case is not None and case.raw_body is None else None
@@ -115,7 +134,7 @@ def _exchange(traffic: Traffic, case: Case | None) -> Exchange:
         query=traffic.query,
         content_type=traffic.content_type,
     )
-    response = ReceivedResponse(
+    response = _Answer(
         status=traffic.status,
         headers={k.lower(): v for k, v in traffic.response_headers.items()},
         text=traffic.response_text,
@@ -125,7 +144,13 @@ def _exchange(traffic: Traffic, case: Case | None) -> Exchange:
 
 
 class TrafficJudge:
-    """Judges exchanges as they come (thread-safe) and writes the suite's result at the end."""
+    """Judges exchanges as they come and writes the suite's result at the end.
+
+    Thread-safe: the checks of one answer run without the lock, what they found and what the
+    answer teaches (runs, what exists) under it, and every event is emitted under it. The
+    proxy feeds it from one thread (its background judge) or, judging inline, from each
+    request thread; ``next_seq`` has a lock of its own, so numbering a request never waits
+    for a judgement."""
 
     def __init__(
         self,
@@ -150,10 +175,12 @@ class TrafficJudge:
             SuiteConfig(base_url=upstream), agent_id="", selected=frozenset(checks)
         )
         self.runs = RunBook()
+        self._ended: dict[str, None] = {}  # runs seen ended, in that order (evicted first)
         self.exists: set[tuple[str, str]] = set()
         self.pending: dict[tuple[str, str], list[tuple[Exchange, Case]]] = {}
         self._recorded: set[tuple[str, str, str, int]] = set()
         self._lock = threading.Lock()
+        self._seq_lock = threading.Lock()
         self._started = time.monotonic()
         self._seq = 0
         self.judged = 0
@@ -166,7 +193,7 @@ class TrafficJudge:
         defaults(REQUEST)
 
     def next_seq(self) -> int:
-        with self._lock:
+        with self._seq_lock:
             self._seq += 1
             return self._seq
 
@@ -190,15 +217,18 @@ class TrafficJudge:
         exists = about is not None and about in self.exists
         case = seen.for_status(traffic.status, exists)
         failures: list[tuple[Check, Failure]] = []
+        crashed: list[str] = []
         if case is not None:
             for check in self.response_checks:
                 try:
                     found = check.run_on_response(self.context, exchange, case)
                 except Exception as exc:  # a check must not take the proxy down
-                    self._notice(f"check {check.name} crashed on request #{traffic.seq}: {exc!r}")
+                    crashed.append(f"check {check.name} crashed on request #{traffic.seq}: {exc!r}")
                     continue
                 failures.extend((check, f) for f in found)
         with self._lock:
+            for message in crashed:
+                self._notice(message)
             if case is not None:
                 self.judged += 1
             if seen.client is not None and case is not None:
@@ -279,10 +309,11 @@ class TrafficJudge:
                 trace = self.runs.get(body["id"])
                 if trace is None:
                     self._make_room()
-                    trace = self.runs.adopt(body, case.agent_id, case, exchange)
+                    trace = self.runs.adopt(body, case.agent_id, case, exchange, traffic.answered)
                     self._proven(("run", trace.run_id), judgement, exchange)
                 judgement.run_id = trace.run_id
                 self._judge_run(trace, judgement, exchange)
+                self._note_ended(trace)
         elif seen.route == "retrieve":
             run_id = case.label
             judgement.run_id = run_id
@@ -297,8 +328,9 @@ class TrafficJudge:
                 self._proven(("run", run_id), judgement, exchange)
                 if agent_id:
                     self._proven(("agent", str(agent_id)), judgement, exchange)
-                if _observe(trace, body, exchange):
+                if _observe(trace, body, exchange, traffic.answered):
                     self._judge_run(trace, judgement, exchange)
+                    self._note_ended(trace)
         elif seen.route == "cancel" and case.agent_id:
             self._cancelled(case, traffic, exchange, body, judgement)
 
@@ -306,7 +338,7 @@ class TrafficJudge:
         self, case: Case, traffic: Traffic, exchange: Exchange, body: Any, judgement: Judgement
     ) -> None:
         ids = case.body.get("run_ids") if isinstance(case.body, dict) else None
-        answered = time.monotonic()
+        answered = traffic.answered
         if not ids:
             notes = self.context.notes.setdefault(BARE_CANCELS, {})
             notes.setdefault(case.agent_id, []).append(traffic.started)
@@ -347,12 +379,26 @@ class TrafficJudge:
                     )
                 self._record(judgement, check, failure, trace.case, trace.created, current, trace)
 
+    def _note_ended(self, trace: RunTrace) -> None:
+        last = trace.observations[-1].run if trace.observations else None
+        if last is not None and last.get("status") in TERMINAL_STATUSES:
+            self._ended[trace.run_id] = None
+
     def _make_room(self) -> None:
+        """Forget a run when MAX_RUNS are followed: the first seen ended, else the oldest."""
         traces = self.runs.traces
-        if len(traces) < MAX_RUNS:
-            return
-        ended = next((k for k, t in traces.items() if _ended(t)), None)
-        del traces[ended if ended is not None else next(iter(traces))]
+        while len(traces) >= MAX_RUNS:
+            gone = next(iter(self._ended), None)
+            if gone is None:
+                gone = next(iter(traces))
+            else:
+                del self._ended[gone]
+            traces.pop(gone, None)
+
+    def notice(self, message: str, level: str = "info") -> None:
+        """A note for the log and the reports (no verdict)."""
+        with self._lock:
+            self._notice(message, level)
 
     def _notice(self, message: str, level: str = "info") -> None:
         self.result.notices.append(message)
@@ -399,14 +445,14 @@ def _ended(trace: RunTrace) -> bool:
     return any(o.run.get("status") in TERMINAL_STATUSES for o in trace.observations)
 
 
-def _observe(trace: RunTrace, run: dict[str, Any], exchange: Exchange) -> bool:
-    """Add a retrieve to the trace; False when it shows nothing new (the same answer as the
-    last one, with no cancel since), which is folded."""
+def _observe(trace: RunTrace, run: dict[str, Any], exchange: Exchange, at: float) -> bool:
+    """Add a retrieve answered at ``at`` to the trace; False when it shows nothing new (the
+    same answer as the last one, with no cancel since), which is folded."""
     last = trace.observations[-1] if trace.observations else None
     cancelled_since = last is not None and any(c.at >= last.at for c in trace.cancels)
     if last is not None and last.run == run and not cancelled_since:
         return False
-    trace.add("retrieve", run, exchange)
+    trace.add("retrieve", run, exchange, at)
     if len(trace.observations) > MAX_OBSERVATIONS:
         del trace.observations[1]
     return True

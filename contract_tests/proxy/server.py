@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import http
-import http.cookiejar
+import http.client
 import json
 import signal
 import threading
@@ -21,19 +21,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType, TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
+import certifi
+from urllib3 import BaseHTTPResponse, HTTPConnectionPool, HTTPSConnectionPool, Timeout
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, LocationParseError, ProtocolError
+from urllib3.exceptions import TimeoutError as UpstreamTimeout
+from urllib3.util import SKIP_HEADER, Url, parse_url
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.trigger import trigger
 
 from letta_contract_kit.contract_tests.client import connection_reason
 from letta_contract_kit.contract_tests.events import Event, Listener, SuiteResult
 from letta_contract_kit.contract_tests.proxy import cassette
+from letta_contract_kit.contract_tests.proxy.background import Job, JudgingQueue
 from letta_contract_kit.contract_tests.proxy.cassette import Cassette
 from letta_contract_kit.contract_tests.proxy.headers import (
     NOT_FORWARDED,
@@ -46,6 +49,9 @@ from letta_contract_kit.contract_tests.proxy.judge import Traffic, TrafficJudge
 from letta_contract_kit.contract_tests.proxy.log import ProxyLog
 from letta_contract_kit.contract_tests.proxy.observed import route_of
 
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8299
 VIOLATION_HEADER = "X-Letta-Contract-Violation"
@@ -53,6 +59,13 @@ THREADS = 16
 TIMEOUT = (10.0, 300.0)  # connect, read (seconds) for each upstream request
 MAX_JUDGED_BYTES = 4 * 1024 * 1024  # a longer answer is passed through, not judged
 CHUNK = 65_536
+# A pooled upstream connection idle for longer is not reused: servers close idle ones (uvicorn,
+# Letta's, after 5 s; the mock after 10 s), and one closed while a request is on its way fails.
+IDLE_REUSE_SECONDS = 2.0
+# Sent once more, on a new connection, when the upstream closed the connection without
+# answering (a connection it had just closed as idle); never a POST or PATCH.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+CLOSED_UNANSWERED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 SCHEMES = {"http": 80, "https": 443}
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -67,6 +80,12 @@ class ProxyConfig:
     junit_xml: str | None = None
     fail_on_violation: bool = False
     record: str | None = None
+    judge_inline: bool = False  # judge before answering (always so with fail_on_violation)
+
+    @property
+    def inline(self) -> bool:
+        """Whether each answer waits for its judgement."""
+        return self.judge_inline or self.fail_on_violation
 
 
 @dataclass(frozen=True)
@@ -101,38 +120,133 @@ class Upstream:
             f"{scheme}://{parts.netloc}{prefix}", scheme, parts.hostname.lower(), port, prefix
         )
 
-    def url_for(self, target: str) -> str | None:
-        """The upstream URL of an origin-form target, or None if it would leave the origin."""
-        if not target.startswith("/") or "#" in target:
+    @property
+    def origin(self) -> str:
+        return self.base[: len(self.base) - len(self.prefix)]
+
+    def target_for(self, target: str) -> str | None:
+        """What the request line sends upstream for the origin-form ``target``: the URL
+        ``base + target`` as urllib3's parser reads it back, or None when that reading leaves
+        the upstream's origin or its prefix (``..`` segments are resolved by the reading)."""
+        parts = _parsed(self.base + target)
+        if parts is None or _reading_of(parts) != (self.scheme, self.host, self.port):
             return None
-        url = self.base + target
-        return url if self.names(url) else None
-
-    def names(self, url: str) -> bool:
-        if _reading(url) != (self.scheme, self.host, self.port):
-            return False
-        path = urlsplit(url).path
-        return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
+        path = parts.path or "/"
+        if self.prefix and path != self.prefix and not path.startswith(self.prefix + "/"):
+            return None
+        return str(parts.request_uri)
 
 
-def _reading(url: str) -> tuple[str, str, int] | None:
+def _parsed(url: str) -> Url | None:
     try:
-        parts = parse_url(url)
+        return parse_url(url)
     except (LocationParseError, ValueError):
         return None
+
+
+def _reading_of(parts: Url) -> tuple[str, str, int]:
     scheme = (parts.scheme or "").lower()
     return scheme, (parts.host or "").lower().strip("[]"), parts.port or SCHEMES.get(scheme, -1)
 
 
-def _session(threads: int) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # no proxy, netrc or CA bundle from the environment
-    session.headers.clear()  # send what the client sent, nothing of requests' own
-    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=threads, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+def _reading(url: str) -> tuple[str, str, int] | None:
+    parts = _parsed(url)
+    return None if parts is None else _reading_of(parts)
+
+
+def _fresh(conn: BaseHTTPConnection) -> BaseHTTPConnection:
+    """``conn``, closed first (so that it connects again) if it was idle too long."""
+    idle_since = getattr(conn, "letta_idle_since", None)
+    if idle_since is not None and time.monotonic() - idle_since > IDLE_REUSE_SECONDS:
+        conn.close()
+    return conn
+
+
+def _stamped(conn: BaseHTTPConnection | None) -> BaseHTTPConnection | None:
+    if conn is not None:
+        setattr(conn, "letta_idle_since", time.monotonic())  # noqa: B010 - not an attribute of its type
+    return conn
+
+
+class _Pool(HTTPConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
+        return _fresh(super()._get_conn(timeout))
+
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
+        super()._put_conn(_stamped(conn))
+
+
+class _TlsPool(HTTPSConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
+        return _fresh(super()._get_conn(timeout))
+
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
+        super()._put_conn(_stamped(conn))
+
+
+def _closed_unanswered(exc: ProtocolError) -> bool:
+    return any(isinstance(arg, CLOSED_UNANSWERED) for arg in exc.args)
+
+
+class Forwarder:
+    """The connections to the upstream: one urllib3 pool, bound to its scheme, host and port.
+
+    Nothing of the environment is used (no proxy variable, no ``.netrc``; certificates are
+    checked against certifi's bundle, not one named by the environment), no cookie is kept,
+    no redirect followed, nothing retried, and nothing is added to what the client sent but
+    ``Host`` and ``Content-Length`` (not urllib3's ``User-Agent``, not http.client's
+    ``Accept-Encoding: identity``)."""
+
+    def __init__(self, upstream: Upstream, size: int) -> None:
+        timeout = Timeout(connect=TIMEOUT[0], read=TIMEOUT[1])
+        self.pool: HTTPConnectionPool
+        if upstream.scheme == "https":
+            self.pool = _TlsPool(
+                upstream.host,
+                upstream.port,
+                maxsize=size,
+                block=False,
+                retries=False,
+                timeout=timeout,
+                cert_reqs="CERT_REQUIRED",
+                ca_certs=certifi.where(),
+            )
+        else:
+            self.pool = _Pool(
+                upstream.host,
+                upstream.port,
+                maxsize=size,
+                block=False,
+                retries=False,
+                timeout=timeout,
+            )
+
+    def send(self, method: str, target: str, headers: Headers, body: bytes) -> BaseHTTPResponse:
+        """Send one request; the answer is returned unread. urllib3's errors are raised."""
+        sent: dict[str, str] = dict(headers)
+        names = {name.lower() for name in sent}
+        for added in ("User-Agent", "Accept-Encoding"):
+            if added.lower() not in names:
+                sent[added] = SKIP_HEADER
+        for attempt in (1, 2):
+            try:
+                return self.pool.urlopen(
+                    method,
+                    target,
+                    body=body or None,
+                    headers=sent,
+                    retries=False,
+                    redirect=False,
+                    preload_content=False,
+                    decode_content=False,
+                )
+            except ProtocolError as exc:
+                if attempt == 2 or method.upper() not in IDEMPOTENT or not _closed_unanswered(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.pool.close()
 
 
 def _request_headers(environ: Environ) -> Headers:
@@ -160,9 +274,13 @@ def _decoded(data: bytes, headers: Headers) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def _read_at_most(raw: Any, limit: int) -> bytes:
-    """Up to ``limit`` bytes of the answer as sent, read a chunk at a time (a single read of
-    ``limit`` bytes would allocate them all, for every answer)."""
+def _read_at_most(raw: BaseHTTPResponse, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the answer as sent: at once when its length is announced and
+    within the limit, else a chunk at a time (one read of ``limit`` bytes would allocate them
+    all, for every answer)."""
+    announced = raw.headers.get("Content-Length", "")
+    if announced.isdigit() and int(announced) < limit and "Transfer-Encoding" not in raw.headers:
+        return raw.read(decode_content=False)
     chunks: list[bytes] = []
     size = 0
     while size < limit:
@@ -174,6 +292,12 @@ def _read_at_most(raw: Any, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _own_answer(detail: str) -> tuple[bytes, Headers]:
+    """The body and headers of an answer of the proxy's own (400, 502, 504)."""
+    data = json.dumps({"detail": detail}).encode()
+    return data, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+
+
 def _status_line(status: int, reason: str | None) -> str:
     if not reason:
         try:
@@ -183,8 +307,28 @@ def _status_line(status: int, reason: str | None) -> str:
     return f"{status} {reason}"
 
 
+@dataclass(frozen=True)
+class Forwarded:
+    """One exchange as the request thread saw it: what the cassette records and, for the
+    contract's routes, what is judged."""
+
+    seq: int
+    when: datetime
+    started: float
+    method: str
+    raw_path: str
+    query: str
+    url: str
+    headers: Headers
+    body: bytes
+
+    def size(self, answer: bytes) -> int:
+        return len(self.body) + len(answer)
+
+
 class ForwardingApp:
-    """The WSGI app: forward, judge, record, answer."""
+    """The WSGI app: forward, answer, and judge and record (before answering, or in the
+    background judge's thread)."""
 
     def __init__(
         self,
@@ -200,7 +344,8 @@ class ForwardingApp:
         self.log = log
         self.secrets = secrets
         self.recorder = recorder
-        self.session = _session(THREADS)
+        self.forwarder = Forwarder(self.upstream, THREADS)
+        self.queue = None if config.inline else JudgingQueue(self._judging_failed)
         self._unreachable_said = False
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -215,179 +360,208 @@ class ForwardingApp:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         seq = self.judge.next_seq()
-        url = self.upstream.url_for(target)
+        origin_form = target.startswith("/") and "#" not in target
+        sent = self.upstream.target_for(target) if origin_form else None
+        url = self.upstream.origin + (sent or "")
+        seen = Forwarded(seq, when, started, method, raw_path, query, url, forward, body)
 
         def own(status: int, detail: str) -> Iterable[bytes]:
-            data = json.dumps({"detail": detail}).encode()
-            answer = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
-            self._record(
-                seq,
-                when,
-                method,
-                raw_path,
-                query,
-                forward,
-                body,
-                status,
-                answer,
-                data,
-                time.monotonic() - started,
-                None,
-                "proxy",
+            data, answer = _own_answer(detail)
+            elapsed = time.monotonic() - started
+            self._later(
+                lambda: self._record(seen, status, answer, data, elapsed, None, "proxy"),
+                seen.size(data),
             )
             start_response(_status_line(status, None), answer)
             return [data]
 
-        if url is None:
+        if not origin_form:
             return own(
                 400, f"the proxy forwards origin-form targets (/path?query) only: {target!r}"
             )
-        prepared = self.session.prepare_request(
-            requests.Request(method, url, headers=dict(forward), data=body if length else None)
-        )
-        if prepared.url is None or not self.upstream.names(prepared.url):
+        if sent is None:
             return own(400, f"the target {target!r} does not stay on the upstream")
         try:
-            answer = self.session.send(
-                prepared, stream=True, allow_redirects=False, timeout=TIMEOUT
-            )
-        except requests.Timeout:
+            raw = self.forwarder.send(method, sent, forward, body)
+        except ConnectTimeoutError as exc:  # no connection (refused, or not within 10 s)
+            return self._unreachable(own, exc)
+        except UpstreamTimeout:  # connected, but no answer within the read timeout
             return own(504, f"upstream {self.upstream.base} did not answer within {TIMEOUT[1]:g} s")
-        except requests.RequestException as exc:
-            reason = connection_reason(exc)
-            if not self._unreachable_said:
-                self._unreachable_said = True
-                self.log.line(f"error: cannot reach upstream {self.upstream.base}: {reason}")
-            return own(502, f"cannot reach upstream {self.upstream.base}: {reason}")
-        raw = answer.raw
+        except (HTTPError, OSError) as exc:
+            return self._unreachable(own, exc)
+        except ValueError as exc:  # http.client refuses to send it (a header value, ...)
+            return own(400, f"the proxy cannot forward this request: {exc}")
         returned = end_to_end(list(raw.headers.items()))
-        status_line = _status_line(answer.status_code, answer.reason)
+        status = raw.status
+        status_line = _status_line(status, raw.reason)
         path = unquote(raw_path)
 
         def passed_through(first: bytes = b"") -> Iterator[bytes]:
             start_response(status_line, returned)
-            return self._streamed(
-                raw,
-                seq,
-                when,
-                method,
-                raw_path,
-                query,
-                forward,
-                body,
-                answer.status_code,
-                returned,
-                started,
-                first=first,
-            )
+            return self._streamed(raw, seen, status, returned, start_response, first=first)
 
         if route_of(method, path) is None:
             return passed_through()
         try:
             data = _read_at_most(raw, MAX_JUDGED_BYTES + 1)
         except Exception as exc:  # the upstream broke off
-            answer.close()
-            return own(502, f"upstream {self.upstream.base} broke off its answer: {exc}")
+            raw.close()
+            raw.release_conn()
+            reason = connection_reason(exc)
+            return own(502, f"upstream {self.upstream.base} broke off its answer: {reason}")
         elapsed = time.monotonic() - started
         if len(data) > MAX_JUDGED_BYTES:
             self.log.line(f"info: #{seq} {method} {raw_path}: answer over 4 MiB, not judged")
             return passed_through(first=data)
-        answer.close()
-        text = _decoded(data, returned)
-        upstream_headers = returned
-        run_id = None
-        if text is not None:
-            traffic = Traffic(
-                seq=seq,
-                method=method,
-                path=path,
-                url=url,
-                query=tuple(parse_qsl(query, keep_blank_values=True)),
-                headers=shown(forward),
-                body=body,
-                status=answer.status_code,
-                response_headers=dict(returned),
-                response_text=text,
-                started=started,
-                elapsed=elapsed,
+        raw.release_conn()
+        if self.queue is None:
+            rule_ids = self._judge(seen, path, status, returned, data, elapsed)
+            if self.config.fail_on_violation and rule_ids:
+                answer = [*returned, (VIOLATION_HEADER, ", ".join(rule_ids))]
+                start_response(status_line, answer)
+                return [data]
+        else:
+            self.queue.submit(
+                lambda: self._judge(seen, path, status, returned, data, elapsed),
+                seen.size(data),
             )
-            judgement = self.judge.judge(traffic)
-            run_id = judgement.run_id
-            self.log.judged(judgement, f"{method} {raw_path}", answer.status_code)
-            if self.config.fail_on_violation and judgement.rule_ids:
-                returned = [*returned, (VIOLATION_HEADER, ", ".join(judgement.rule_ids))]
-        self._record(
-            seq,
-            when,
-            method,
-            raw_path,
-            query,
-            forward,
-            body,
-            answer.status_code,
-            upstream_headers,
-            data,
-            elapsed,
-            run_id,
-        )
         start_response(status_line, returned)
         return [data]
 
-    def _streamed(
+    def _later(self, job: Job, size: int) -> None:
+        """Run ``job`` (a recording) in the background judge's thread, after everything
+        queued before it, so the cassette keeps the order answers ended; else here."""
+        if self.queue is None:
+            job()
+        else:
+            self.queue.submit(job, size)
+
+    def _unreachable(
+        self, own: Callable[[int, str], Iterable[bytes]], exc: BaseException
+    ) -> Iterable[bytes]:
+        reason = connection_reason(exc)
+        if not self._unreachable_said:
+            self._unreachable_said = True
+            self.log.line(f"error: cannot reach upstream {self.upstream.base}: {reason}")
+        return own(502, f"cannot reach upstream {self.upstream.base}: {reason}")
+
+    def _judge(
         self,
-        raw: Any,
-        seq: int,
-        when: datetime,
-        method: str,
+        seen: Forwarded,
         path: str,
-        query: str,
-        headers: Headers,
-        body: bytes,
         status: int,
         returned: Headers,
-        started: float,
+        data: bytes,
+        elapsed: float,
+    ) -> list[str]:
+        """Judge one exchange of the contract's routes, log it and record it; the ids of the
+        rules it violates. A judgement that raises is a notice, and the exchange is recorded
+        all the same."""
+        text = _decoded(data, returned)
+        rule_ids: list[str] = []
+        run_id = None
+        if text is not None:
+            try:
+                run_id, rule_ids = self._judged(seen, path, status, returned, text, elapsed)
+            except Exception as exc:  # a broken judgement must not break the answer
+                self._judging_failed(exc, seen)
+        self._record(seen, status, returned, data, elapsed, run_id)
+        return rule_ids
+
+    def _judged(
+        self,
+        seen: Forwarded,
+        path: str,
+        status: int,
+        returned: Headers,
+        text: str,
+        elapsed: float,
+    ) -> tuple[str | None, list[str]]:
+        traffic = Traffic(
+            seq=seen.seq,
+            method=seen.method,
+            path=path,
+            url=seen.url,
+            query=tuple(parse_qsl(seen.query, keep_blank_values=True)),
+            headers=shown(seen.headers),
+            body=seen.body,
+            status=status,
+            response_headers=dict(returned),
+            response_text=text,
+            started=seen.started,
+            elapsed=elapsed,
+        )
+        judgement = self.judge.judge(traffic)
+        self.log.judged(judgement, f"{seen.method} {seen.raw_path}", status)
+        return judgement.run_id, judgement.rule_ids
+
+    def _judging_failed(self, exc: BaseException, seen: Forwarded | None = None) -> None:
+        which = f"exchange #{seen.seq} ({seen.method} {seen.raw_path})" if seen else "an exchange"
+        self.judge.notice(f"judging or recording {which} failed: {exc!r}", "warning")
+
+    def _streamed(
+        self,
+        raw: BaseHTTPResponse,
+        seen: Forwarded,
+        status: int,
+        returned: Headers,
+        start_response: StartResponse,
         first: bytes = b"",
     ) -> Iterator[bytes]:
-        """The answer as it comes (not judged), recorded up to the cassette's limit."""
+        """The answer as it comes (not judged), recorded up to the cassette's limit. An
+        upstream that breaks off before the first byte of its body is answered 502 by the
+        proxy (nothing has gone out yet: not the server's 500); after it, the connection to
+        the client is closed mid-answer, as the upstream's was."""
         kept = bytearray(first[: cassette.MAX_BODY_BYTES])
         complete = True
+        sent = False  # a byte was handed to the server: the status line is out
+        broke: Exception | None = None
         try:
             if first:
+                sent = True
                 yield first
             for chunk in raw.stream(CHUNK, decode_content=False):
                 if len(kept) <= cassette.MAX_BODY_BYTES:
                     kept.extend(chunk[: cassette.MAX_BODY_BYTES + 1 - len(kept)])
+                sent = sent or bool(chunk)
                 yield chunk
-        except Exception:
+        except Exception as exc:
+            complete = False
+            if sent:
+                raise
+            broke = exc
+        except BaseException:  # the client went away (GeneratorExit)
             complete = False
             raise
         finally:
+            if not complete:
+                raw.close()  # the connection is in the middle of an answer: not reused
             raw.release_conn()
-            self._record(
-                seq,
-                when,
-                method,
-                path,
-                query,
-                headers,
-                body,
-                status,
-                returned,
-                bytes(kept),
-                time.monotonic() - started,
-                None,
-                complete=complete,
+            elapsed = time.monotonic() - seen.started
+            if broke is None:
+                shown = bytes(kept)
+                self._later(
+                    lambda: self._record(
+                        seen, status, returned, shown, elapsed, None, complete=complete
+                    ),
+                    seen.size(shown),
+                )
+        if broke is not None:
+            data, answer = _own_answer(
+                f"upstream {self.upstream.base} broke off its answer: {connection_reason(broke)}"
             )
+            self._later(
+                lambda: self._record(seen, 502, answer, data, elapsed, None, "proxy"),
+                seen.size(data),
+            )
+            start_response(
+                _status_line(502, None), answer, (type(broke), broke, broke.__traceback__)
+            )
+            yield data
 
     def _record(
         self,
-        seq: int,
-        when: datetime,
-        method: str,
-        path: str,
-        query: str,
-        headers: Headers,
-        body: bytes,
+        seen: Forwarded,
         status: int,
         returned: Headers,
         data: bytes | None,
@@ -400,13 +574,13 @@ class ForwardingApp:
             return
         self.recorder.write(
             cassette.line(
-                seq=seq,
-                at=when,
-                method=method,
-                path=path,
-                query=query,
-                request_headers=headers,
-                request_body=body,
+                seq=seen.seq,
+                at=seen.when,
+                method=seen.method,
+                path=seen.raw_path,
+                query=seen.query,
+                request_headers=seen.headers,
+                request_body=seen.body,
                 status=status,
                 response_headers=returned,
                 response_body=data,
@@ -417,8 +591,20 @@ class ForwardingApp:
             )
         )
 
+    def drain(self) -> None:
+        """Judge what waits to be judged (once no request comes any more)."""
+        if self.queue is not None:
+            self.queue.close()
+            if self.queue.waited:
+                self.log.line(
+                    f"info: {self.queue.waited} answer(s) waited for the judge "
+                    f"(more than {self.queue.max_jobs} exchanges, or "
+                    f"{self.queue.max_bytes // 2**20} MiB, were waiting to be judged)"
+                )
+
     def close(self) -> None:
-        self.session.close()
+        self.drain()
+        self.forwarder.close()
 
 
 class ProxyServer:
@@ -468,7 +654,9 @@ class ProxyServer:
             port=self.config.port,
             threads=THREADS,
             ident="letta-contract-proxy",
-            asyncore_loop_timeout=0.05,
+            # Whole seconds: waitress reads it with int(), so a fraction is 0 and its loop
+            # would never sleep (a core kept busy). stop() wakes the loop with its trigger.
+            asyncore_loop_timeout=1,
             expose_tracebacks=False,
         )
         self._thread = threading.Thread(target=self._server.run, name="letta-proxy", daemon=True)
@@ -496,14 +684,20 @@ class ProxyServer:
 
             # The connections and the listener first; the wake-up trigger only once the
             # worker threads are done (they pull it to hand answers to the loop).
-            server.trigger.pull_trigger(close_connections)
+            try:
+                server.trigger.pull_trigger(close_connections)
+            except OSError:
+                # The trigger's pipe is gone (its read end saw end-of-file and closed it), as
+                # the mock's stop() knows: a new one, which the loop takes up at its next turn.
+                server.trigger = trigger(server._map)
+                server.trigger.pull_trigger(close_connections)
             server.task_dispatcher.shutdown(timeout=5)
             with contextlib.suppress(OSError):
                 server.trigger.pull_trigger(server.trigger.close)
             if self._thread is not None:
                 self._thread.join(timeout=5)
-            self.app.close()
         if self.result is None:
+            self.app.close()  # what waits to be judged is judged before the reports
             self.result = self.judge.finish()
             if self.recorder is not None:
                 self.recorder.close()
@@ -524,10 +718,13 @@ class ProxyServer:
 def run_proxy(config: ProxyConfig, stream: TextIO | None = None) -> int:
     """Serve in the foreground until SIGINT or SIGTERM; then report. The exit code is the
     suite's: 0 no violation, 1 violations, 2 the proxy could not start."""
+    proxy: ProxyServer | None = None
     try:
         proxy = ProxyServer(config, stream=stream)
         proxy.start()
     except (ValueError, OSError) as exc:
+        if proxy is not None:
+            proxy.app.close()  # its judge's thread
         ProxyLog(stream).line(f"error: {exc}")
         return 2
     stop = threading.Event()

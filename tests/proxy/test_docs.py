@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import signal
 import socket
@@ -107,6 +108,7 @@ def test_every_flag_is_documented_with_its_default() -> None:
         ("--report FILE", "none"),
         ("--junit-xml FILE", "none"),
         ("--fail-on-violation", "off"),
+        ("--judge-inline", "off"),
         ("--record FILE", "none"),
     ):
         assert f"| `{flag}` | {default} |" in DOC, flag
@@ -119,3 +121,27 @@ def test_every_field_of_the_cassette_line_is_documented() -> None:
     table = DOC.split("## The cassette", 1)[1]
     for name in fields:
         assert f"`{name}" in table or f".{name}`" in table, name
+
+
+def test_the_overhead_benchmark_of_the_proxy_page_runs_in_a_tiny_mode() -> None:
+    """The command the Overhead section gives, for one second per target: it starts, measures
+    every target, checks its goals and stops (what it measures is not asserted: it depends on
+    the machine)."""
+    block = DOC.split("<!-- command run by tests/proxy/test_docs.py, in a tiny mode -->", 1)[1]
+    lines = block.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
+    [command] = [shlex.split(line[2:]) for line in lines if line.startswith("$ ")]
+    assert command[:3] == ["python", "-m", "benchmarks.proxy_overhead"]
+    tiny = ["--seconds", "1", "--rounds", "1", "--warmup", "0", "--no-results"]
+    done = subprocess.run(
+        [sys.executable, *command[1:], *tiny],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for target in ("direct", "proxy", "proxy-inline"):
+        assert f"\n{target} " in done.stdout, done.stdout
+    assert re.search(r"proxy: (\d+) exchanges, \d+ judged, 0 violation", done.stdout), done.stdout
+    assert re.search(r"no 5xx of the proxy's own +0 +met", done.stdout), done.stdout

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+import threading
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +30,8 @@ from suite.broken import (
     status_goes_back,
 )
 
-from letta_contract_kit.contract_tests.proxy import ProxyConfig, ProxyServer
+from letta_contract_kit.contract_tests.proxy import ProxyConfig, ProxyServer, server
+from letta_contract_kit.contract_tests.proxy.judge import Traffic, TrafficJudge
 from letta_contract_kit.mockserver import MockServer
 from letta_contract_kit.schemas import validator
 from letta_contract_kit.schemas.contract import TERMINAL_STATUSES
@@ -235,3 +240,130 @@ def test_the_upstream_must_be_one_url_both_parsers_read_alike() -> None:
     for bad in ("ftp://x", "http://u:p@host/", "http://0.0.0.0:9\\@127.0.0.1/", "http://h/?q=1"):
         with pytest.raises(ValueError):
             ProxyServer(ProxyConfig(upstream=bad, port=0))
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"judge_inline": True}, {"fail_on_violation": True}], ids=str
+)
+def test_a_judgement_that_raises_is_a_notice_and_the_answer_and_its_record_stand(
+    mock: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, bool]
+) -> None:
+    def breaks(judge: TrafficJudge, traffic: Traffic) -> None:
+        raise RuntimeError("the judge fell over")
+
+    monkeypatch.setattr(TrafficJudge, "judge", breaks)
+    cassette = tmp_path / "c.jsonl"
+    with proxied(mock.base_url, record=str(cassette), **options) as proxy:
+        answer = post(proxy.url, mock.agent_id)
+    assert answer.status_code == 200 and answer.json()["status"] == "created"
+    assert "X-Letta-Contract-Violation" not in answer.headers
+    path = f"/v1/agents/{mock.agent_id}/messages/async"
+    assert f"judging or recording exchange #1 (POST {path}) failed: RuntimeError(" in "".join(
+        proxy.result.notices
+    )
+    [line] = [json.loads(line) for line in cassette.read_text().splitlines()]
+    assert line["response"]["status"] == 200 and line["response"]["answered_by"] == "upstream"
+
+
+HEAD_ONLY = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n"
+
+
+@pytest.mark.parametrize("path", ["/v1/runs/run-x", "/v1/health/"], ids=["judged", "streamed"])
+def test_an_upstream_that_breaks_off_before_its_body_is_answered_502_never_500(path: str) -> None:
+    with raw_upstream(lambda *_: HEAD_ONLY) as (upstream, _), proxied(upstream) as proxy:
+        answer = requests.get(f"{proxy.url}{path}", headers=AUTH)
+    assert answer.status_code == 502
+    assert answer.json()["detail"].startswith(f"upstream {upstream} broke off its answer: ")
+
+
+def test_an_upstream_that_breaks_off_mid_body_is_cut_short_as_it_was() -> None:
+    with raw_upstream(lambda *_: HEAD_ONLY + b"{") as (upstream, _), proxied(upstream) as proxy:
+        answer = requests.get(f"{proxy.url}/v1/health/", headers=AUTH, stream=True)
+        assert answer.status_code == 200  # the upstream's status line was already out
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            b"".join(answer.iter_content(chunk_size=None))
+        judged = requests.get(f"{proxy.url}/v1/runs/run-x", headers=AUTH)
+    assert judged.status_code == 502  # a judged answer is read whole before it goes out
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+
+def first_hung_up(connection: int, request: int) -> bytes | None:
+    """The first connection is closed unanswered (as one closed as idle would be)."""
+    return None if connection == 0 else OK
+
+
+def test_a_get_the_upstream_hung_up_on_unanswered_goes_once_more_on_a_new_connection() -> None:
+    with raw_upstream(first_hung_up) as (upstream, seen), proxied(upstream) as proxy:
+        answer = requests.get(f"{proxy.url}/v1/health/", headers=AUTH)
+    assert (answer.status_code, answer.json()) == (200, {})
+    assert seen == [1, 1]  # two connections, one request each
+
+
+def test_a_post_the_upstream_hung_up_on_is_not_sent_again() -> None:
+    """It may have been carried out: the application decides (502, as for any lost answer)."""
+    with raw_upstream(first_hung_up) as (upstream, seen), proxied(upstream) as proxy:
+        answer = requests.post(f"{proxy.url}/v1/echo", json={}, headers=AUTH)
+    assert answer.status_code == 502 and seen == [1]
+
+
+@pytest.mark.parametrize("idle_reuse", [server.IDLE_REUSE_SECONDS, -1.0], ids=["kept", "idle"])
+def test_a_connection_idle_too_long_is_not_reused(
+    idle_reuse: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server, "IDLE_REUSE_SECONDS", idle_reuse)
+    with (
+        raw_upstream(lambda *_: OK, close_after=False) as (upstream, seen),
+        proxied(upstream) as proxy,
+    ):
+        for _ in range(2):
+            assert requests.get(f"{proxy.url}/v1/health/", headers=AUTH).status_code == 200
+    assert seen == ([2] if idle_reuse > 0 else [1, 1])
+
+
+@contextmanager
+def raw_upstream(
+    answer: Callable[[int, int], bytes | None], close_after: bool = True
+) -> Iterator[tuple[str, list[int]]]:
+    """A loopback server that reads each request's head and writes ``answer(connection,
+    request)`` as it is (numbered from 0; None: hang up without answering), then closes the
+    connection unless ``close_after`` is False. Also yields the requests read on each
+    connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[int] = []
+
+    def serve_forever() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return  # the listener was closed
+            seen.append(0)
+            with connection:
+                while True:
+                    head = b""
+                    while b"\r\n\r\n" not in head:
+                        chunk = connection.recv(65536)
+                        if not chunk:
+                            break
+                        head += chunk
+                    if not head:
+                        break
+                    data = answer(len(seen) - 1, seen[-1])
+                    seen[-1] += 1
+                    if data is None:
+                        break
+                    connection.sendall(data)
+                    if close_after:
+                        break
+
+    thread = threading.Thread(target=serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+    finally:
+        with suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone does not)
+        listener.close()
+        thread.join(timeout=10)
