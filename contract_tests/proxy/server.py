@@ -199,27 +199,20 @@ class Forwarder:
 
     def __init__(self, upstream: Upstream, size: int) -> None:
         timeout = Timeout(connect=TIMEOUT[0], read=TIMEOUT[1])
+        where = (upstream.host, upstream.port)
+        shared: dict[str, Any] = {
+            "maxsize": size,
+            "block": False,
+            "retries": False,
+            "timeout": timeout,
+        }
         self.pool: HTTPConnectionPool
         if upstream.scheme == "https":
             self.pool = _TlsPool(
-                upstream.host,
-                upstream.port,
-                maxsize=size,
-                block=False,
-                retries=False,
-                timeout=timeout,
-                cert_reqs="CERT_REQUIRED",
-                ca_certs=certifi.where(),
+                *where, **shared, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where()
             )
         else:
-            self.pool = _Pool(
-                upstream.host,
-                upstream.port,
-                maxsize=size,
-                block=False,
-                retries=False,
-                timeout=timeout,
-            )
+            self.pool = _Pool(*where, **shared)
 
     def send(self, method: str, target: str, headers: Headers, body: bytes) -> BaseHTTPResponse:
         """Send one request; the answer is returned unread. urllib3's errors are raised."""
