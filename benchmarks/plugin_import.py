@@ -53,10 +53,14 @@ def _own_modules() -> list[str]:
     return [f"{name} ({micros / 1000:.1f} ms)" for micros, name in sorted(rows, reverse=True)[:5]]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15, help="fresh processes of each kind")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     base: list[float] = []
     with_plugins: list[float] = []
     for i in range(args.rounds):

@@ -32,7 +32,7 @@ import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,7 +222,7 @@ def quick_profile(workdir: Path, repeats: int = QUICK_REPEATS) -> list[dict[str,
     return runs
 
 
-def main() -> int:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="run only the broken servers whose name contains this")
     parser.add_argument(
@@ -239,7 +239,11 @@ def main() -> int:
         action="store_true",
         help="time the quick profile only (no broken servers, no Schemathesis)",
     )
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     chosen = [b for b in BROKEN if not args.only or args.only in b.name]
     if args.quick_only:
         chosen = []
