@@ -80,6 +80,7 @@ def create_app(
     app.extensions[EXTENSION] = svc
     journal = Journal(cfg.journal_size)
     app.extensions["letta_mock_journal"] = journal
+    svc.on_reset(journal.clear)
     hooks = Hooks(svc, journal)
     for blueprint in (agents, runs, health, admin):
         app.register_blueprint(blueprint)

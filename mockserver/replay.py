@@ -13,7 +13,8 @@ what was not found and how requests are matched (``--replay-miss 404``; ``/v1/he
 the readiness probe, is then still the mock's). The replay runs as a hook after the mock's
 own checks (the token, the trailing-slash redirects, ``--routes minimal``, faults), so those
 apply to replayed answers as to the others, and replayed exchanges are journaled and logged
-like the others. Where it is in the cassette is kept in this process, under a lock.
+like the others. Where it is in the cassette is kept in this process, under a lock;
+``/_mock/reset`` (``MockServer.reset``) starts the cassette again.
 """
 
 from __future__ import annotations
@@ -126,6 +127,13 @@ class Replay:
         with self._lock:
             return Taken(answers.next(), len(answers.exchanges))
 
+    def rewind(self) -> None:
+        """Start the cassette again: every key answers its first recorded exchange next."""
+        with self._lock:
+            for keys in self._routes.values():
+                for answers in keys.values():
+                    answers.given = 0
+
 
 def recorded_answer(exchange: Exchange) -> Response:
     """The recorded answer: its status, its bytes and its headers (but length and date)."""
@@ -165,6 +173,7 @@ def install_replay(app: Flask, service: MockService) -> Replay:
         service.config = replace(config, agents=[*config.agents, *agents])
         service.seed_agents()
     app.extensions[EXTENSION] = replay
+    service.on_reset(replay.rewind)  # /_mock/reset starts the cassette again
     # The hook is one of Flask's (as the request log is): create_app installs no prepared
     # dispatch of the hot routes when replay is on, since that path calls no such hook.
     answers_404 = config.replay_miss == "404"

@@ -152,9 +152,9 @@ class MockServer:
     # -- helpers for tests ----------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget runs, created agents, queued scenarios and the journal."""
+        """Forget runs, created agents, queued scenarios and the journal (and, replaying,
+        start the cassette again)."""
         self._service.reset()
-        _journal_of(self._app).clear()
 
     def advance(self, seconds: float) -> None:
         """Move the virtual clock forward (the mock must run with clock='virtual')."""

@@ -131,6 +131,8 @@ class MockService:
         self._request_defaults = defaults("letta-async-request")
         self._agent_defaults = defaults("agent-state")
         self._stop = threading.Event()
+        # What else is forgotten on reset (the journal, the replay's place in its cassette).
+        self._on_reset: list[Callable[[], None]] = []
         self._sweeper: threading.Thread | None = None
         self._last_sweep = 0.0
         # Why the store last failed to write (a full disk), until a write succeeds again, and
@@ -502,11 +504,18 @@ class MockService:
             self.sweep_if_due()
 
     def reset(self) -> None:
-        """Forget runs, agents created since start and queued scenarios (time keeps going)."""
+        """Forget runs, agents created since start and queued scenarios (time keeps going),
+        then whatever was registered with ``on_reset``."""
         self.callbacks.drain(timeout=self.config.callback_timeout + 1)
         with self.store.transaction():
             self.store.clear()
             self.seed_agents()
+        for forget in self._on_reset:
+            forget()
+
+    def on_reset(self, forget: Callable[[], None]) -> None:
+        """Call ``forget`` on every reset, after the runs are forgotten."""
+        self._on_reset.append(forget)
 
     def close(self) -> None:
         self._stop.set()

@@ -42,8 +42,7 @@ def list_requests() -> list[dict[str, Any]]:
 
 @admin.post("/reset")
 def reset() -> dict[str, Any]:
-    service().reset()
-    journal().clear()
+    service().reset()  # and the journal, and a replay's place (registered with on_reset)
     return {"reset": True}
 
 

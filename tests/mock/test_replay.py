@@ -207,6 +207,19 @@ def test_the_same_body_posted_twice_gets_the_two_recorded_runs_then_a_miss(
         )
 
 
+def test_a_reset_starts_the_cassette_again_for_the_next_test(
+    recorded_flow: tuple[Path, Flow],
+) -> None:
+    path, recorded = recorded_flow
+    with MockServer(MockConfig(replay=str(path))) as mock:
+        assert sdk_flow(mock.base_url, AGENT) == recorded
+        mock.reset()  # in process
+        assert sdk_flow(mock.base_url, AGENT) == recorded
+        assert requests.post(f"{mock.base_url}/_mock/reset", timeout=10).status_code == 200
+        assert sdk_flow(mock.base_url, AGENT) == recorded
+        assert [e["method"] for e in mock.requests()] == ["POST", "GET", "GET", "GET"]
+
+
 def test_bodies_match_as_json_values_and_queries_in_any_order(tmp_path: Path) -> None:
     path = tmp_path / "values.jsonl"
     listing = f"/v1/runs/?agent_id={AGENT}&limit=5&order=asc"
