@@ -318,6 +318,16 @@ class LmdbStore:
         records = [RunRecord.from_bytes(data) for data in found]
         return sorted(records, key=lambda r: r.seq)
 
+    def has_due(self, now: float) -> bool:
+        with self._reading() as txn:
+            runs = self._dbs[b"runs"]
+            for due_key, run_id in txn.cursor(db=self._dbs[b"due"]):
+                if DUE.unpack(due_key)[0] > now:
+                    return False
+                if txn.get(run_id, db=runs) is not None:
+                    return True
+        return False
+
     # -- agents and settings --------------------------------------------------------------
 
     def add_agent(self, agent: dict[str, Any]) -> None:

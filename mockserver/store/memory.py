@@ -107,6 +107,16 @@ class MemoryStore:
         records = [RunRecord.from_bytes(data) for data in due]
         return sorted(records, key=lambda r: r.seq)  # in the order the runs were created
 
+    def has_due(self, now: float) -> bool:
+        with self._lock:
+            heap, active = self._due, self._active
+            while heap and heap[0][0] <= now:
+                moment, run_id = heap[0]
+                if active.get(run_id) == moment:
+                    return True
+                heapq.heappop(heap)  # no longer the run's moment
+            return False
+
     def add_agent(self, agent: dict[str, Any]) -> None:
         with self._lock:
             self._agents[str(agent["id"])] = json.dumps(agent)

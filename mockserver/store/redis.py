@@ -432,6 +432,9 @@ class RedisStore:
             ]
         return sorted((_record(data) for data in found), key=lambda r: r.seq)
 
+    def has_due(self, now: float) -> bool:
+        return bool(self.due_runs(now))  # what the transaction wrote counts: one way to ask
+
     def _ids(self, key: str) -> list[str]:
         return _texts(self._client.zrange(key, 0, -1))
 

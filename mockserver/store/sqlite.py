@@ -224,6 +224,12 @@ class SqliteStore:
         ).fetchall()
         return [_record(row) for row in rows]
 
+    def has_due(self, now: float) -> bool:
+        row = self._execute(
+            "SELECT 1 FROM runs WHERE due IS NOT NULL AND due <= ? LIMIT 1", (now,)
+        ).fetchone()
+        return row is not None
+
     def add_agent(self, agent: dict[str, Any]) -> None:
         self._execute(
             "INSERT OR REPLACE INTO agents (id, data) VALUES (?, ?)",

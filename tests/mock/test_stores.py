@@ -178,6 +178,7 @@ def test_due_runs_are_always_those_whose_plan_has_ended_in_creation_order(
             now = moment if moment is not None else 1e12
             expected = [r.id for r in store.runs() if (due := r.due()) is not None and due <= now]
             assert [r.id for r in store.due_runs(now)] == expected
+            assert store.has_due(now) is bool(expected)
 
 
 def test_a_saved_run_that_settles_is_no_longer_due(make_store: Callable[..., Store]) -> None:
