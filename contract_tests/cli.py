@@ -92,7 +92,7 @@ def _proxy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         description="Forward every request to --upstream unchanged, judge the contract's "
         "exchanges with the suite's checks (findings on stderr as they happen) and write the "
         "reports on exit (Ctrl-C or SIGTERM). Exit codes: 0 no violation, 1 violations "
-        "found, 2 the proxy could not start.",
+        "found (or client findings, with --fail-on-client), 2 the proxy could not start.",
         formatter_class=HelpFormatter,
     )
     proxy.add_argument("--upstream", required=True, metavar="URL", help="The server (required).")
@@ -114,6 +114,12 @@ def _proxy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     proxy.add_argument(
         "--record", metavar="FILE", help="Append each exchange to FILE as a JSON line."
+    )
+    proxy.add_argument(
+        "--fail-on-client",
+        action="store_true",
+        help="Exit 1 also when the application sent a request the contract rejects (a "
+        "client finding; default: off, the exit code counts the server's violations only).",
     )
 
 
@@ -152,6 +158,7 @@ def _main(argv: Sequence[str] | None) -> int:
             args.fail_on_violation,
             args.record,
             judge_inline=args.judge_inline,
+            fail_on_client=args.fail_on_client,
         )
         return run_proxy(config)
     return _run(args)

@@ -81,6 +81,7 @@ class ProxyConfig:
     fail_on_violation: bool = False
     record: str | None = None
     judge_inline: bool = False  # judge before answering (always so with fail_on_violation)
+    fail_on_client: bool = False  # exit 1 also for requests the contract rejects
 
     @property
     def inline(self) -> bool:
@@ -710,7 +711,8 @@ class ProxyServer:
 
 def run_proxy(config: ProxyConfig, stream: TextIO | None = None) -> int:
     """Serve in the foreground until SIGINT or SIGTERM; then report. The exit code is the
-    suite's: 0 no violation, 1 violations, 2 the proxy could not start."""
+    suite's: 0 no violation, 1 violations (or client findings, with ``fail_on_client``), 2
+    the proxy could not start."""
     proxy: ProxyServer | None = None
     try:
         proxy = ProxyServer(config, stream=stream)
@@ -743,4 +745,18 @@ def run_proxy(config: ProxyConfig, stream: TextIO | None = None) -> int:
             with contextlib.suppress(ValueError):
                 signal.signal(sig, handler)
         result = proxy.stop()
-    return 1 if result.violations else 0
+    code = exit_code(result, config)
+    if code and not result.violations:
+        proxy.log.line(
+            "exit 1: the application sent requests the contract rejects (--fail-on-client)"
+        )
+    return code
+
+
+def exit_code(result: SuiteResult, config: ProxyConfig) -> int:
+    """0, or 1 when the upstream broke a rule (or, with ``fail_on_client``, when the
+    application sent a request the contract rejects: a client finding)."""
+    if result.violations:
+        return 1
+    clients = any(finding.kind == "client" for finding in result.findings)
+    return 1 if config.fail_on_client and clients else 0

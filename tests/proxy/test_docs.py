@@ -99,6 +99,40 @@ def test_the_commands_of_the_proxy_page_and_the_readme_run_as_written(tmp_path: 
     assert all(validator("cassette-line").problems(line) == [] for line in recorded)
 
 
+def test_the_exit_code_counts_client_findings_only_with_fail_on_client(tmp_path: Path) -> None:
+    mock_port = _free_port()
+    mock = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "letta_contract_kit.mockserver",
+            "--port",
+            mock_port,
+            "--agent",
+            AGENT,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    codes = {}
+    try:
+        _wait(f"http://127.0.0.1:{mock_port}/v1/health/", mock)
+        for flags in ([], ["--fail-on-client"]):
+            port = _free_port()
+            argv = ["letta-contract", "proxy", "--upstream", f"http://127.0.0.1:{mock_port}"]
+            proxy = _proxy([*argv, "--port", port, *flags], tmp_path)
+            _wait(f"http://127.0.0.1:{port}/v1/health/", proxy)
+            url = f"http://127.0.0.1:{port}/v1/agents/{AGENT}/messages/async"
+            assert requests.post(url, json={"input": 5}, timeout=10).status_code == 422
+            code, err = _stop(proxy, signal.SIGTERM)
+            assert "CLIENT the body is invalid under both readings" in err
+            codes[tuple(flags)] = (code, "(--fail-on-client)" in err)
+    finally:
+        mock.terminate()
+        mock.wait(timeout=10)
+    assert codes == {(): (0, False), ("--fail-on-client",): (1, True)}
+
+
 def test_every_flag_is_documented_with_its_default() -> None:
     defaults = ProxyConfig(upstream="http://x")
     for flag, default in (
@@ -110,6 +144,7 @@ def test_every_flag_is_documented_with_its_default() -> None:
         ("--fail-on-violation", "off"),
         ("--judge-inline", "off"),
         ("--record FILE", "none"),
+        ("--fail-on-client", "off"),
     ):
         assert f"| `{flag}` | {default} |" in DOC, flag
 
