@@ -40,6 +40,14 @@ def _wait(url: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError(f"{url} did not answer")
 
 
+def _mock(port: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "letta_contract_kit.mockserver", "--port", port, "--agent", AGENT],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def _proxy(argv: list[str], cwd: Path) -> subprocess.Popen[bytes]:
     assert argv[:2] == ["letta-contract", "proxy"]
     command = [sys.executable, "-m", "letta_contract_kit.contract_tests", *argv[1:]]
@@ -60,19 +68,7 @@ def test_the_commands_of_the_proxy_page_and_the_readme_run_as_written(tmp_path: 
     readme = README.split("## The validating proxy", 1)[1].split("```sh\n", 1)[1]
     readme_line = readme.split("```", 1)[0].strip()
     mock_port, proxy_port = _free_port(), _free_port()
-    mock = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "letta_contract_kit.mockserver",
-            "--port",
-            mock_port,
-            "--agent",
-            AGENT,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    mock = _mock(mock_port)
 
     def ported(line: str) -> list[str]:
         text = line.rstrip(" &").replace("8283", mock_port).replace("8299", proxy_port)
@@ -101,19 +97,7 @@ def test_the_commands_of_the_proxy_page_and_the_readme_run_as_written(tmp_path: 
 
 def test_the_exit_code_counts_client_findings_only_with_fail_on_client(tmp_path: Path) -> None:
     mock_port = _free_port()
-    mock = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "letta_contract_kit.mockserver",
-            "--port",
-            mock_port,
-            "--agent",
-            AGENT,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    mock = _mock(mock_port)
     codes = {}
     try:
         _wait(f"http://127.0.0.1:{mock_port}/v1/health/", mock)
