@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from letta_contract_kit.mockserver.paths import is_admin_route
 from letta_contract_kit.schemas.cassette import KIND, LINE_SCHEMA, VERSION
 from letta_contract_kit.schemas.contract import AGENT_ID
 from letta_contract_kit.schemas.validation import validator
 
-ADMIN_PREFIX = "/_mock"
 # Why an exchange is not replayed, as the start-up note says it.
 ANSWERED_BY_PROXY = "answered by the proxy itself"
 TRUNCATED = "with a body kept cut (truncated)"
@@ -199,7 +199,7 @@ def parse(data: bytes, name: str) -> Recording:
                 why = ANSWERED_BY_PROXY
             elif body_cut or answer_cut:
                 why = TRUNCATED
-            elif path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+            elif is_admin_route(path):
                 why = ADMIN_ROUTE
             if why is not None:
                 set_aside.append((order, SetAside(number, why)))

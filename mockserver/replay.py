@@ -28,7 +28,8 @@ from urllib.parse import parse_qsl
 
 from flask import Flask, Response
 
-from letta_contract_kit.mockserver.cassettes import ADMIN_PREFIX, Exchange, Recording, read
+from letta_contract_kit.mockserver.cassettes import Exchange, Recording, read
+from letta_contract_kit.mockserver.paths import is_admin_route
 from letta_contract_kit.mockserver.routes.common import current_request
 from letta_contract_kit.mockserver.service import MockService
 
@@ -183,7 +184,7 @@ def install_replay(app: Flask, service: MockService) -> Replay:
     def replayed() -> Response | None:
         req = current_request()
         path = req.path
-        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+        if is_admin_route(path):
             return None
         if (req.content_length or 0) > max_bytes:
             return None  # the mock's own 413

@@ -10,10 +10,11 @@ from letta_contract_kit.mockserver.bodies import read_object
 from letta_contract_kit.mockserver.clock import VirtualClock, rfc3339
 from letta_contract_kit.mockserver.errors import detail, invalid_at
 from letta_contract_kit.mockserver.journal import Journal, JournalFilter
+from letta_contract_kit.mockserver.paths import ADMIN_PREFIX
 from letta_contract_kit.mockserver.routes.common import query_int, service
 from letta_contract_kit.mockserver.scenarios import ScenarioError, parse_scenarios
 
-admin = Blueprint("admin", __name__, url_prefix="/_mock")
+admin = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 
 
 def journal() -> Journal:
