@@ -414,7 +414,7 @@ class TrafficJudge:
                 last = trace.observations[-1].exchange if trace.observations else None
                 if last is not None:
                     self._judge_run(trace, closing, last)
-            open_runs = [t.run_id for t in self.runs.traces.values() if not _ended(t)]
+            open_runs = [run_id for run_id in self.runs.traces if run_id not in self._ended]
             if open_runs:
                 shown = ", ".join(open_runs[:5]) + (" ..." if len(open_runs) > 5 else "")
                 self._notice(
@@ -439,10 +439,6 @@ class TrafficJudge:
             shown_result = self.redactor().scrub(result)
         self.emit(SuiteFinished(shown_result))
         return shown_result
-
-
-def _ended(trace: RunTrace) -> bool:
-    return any(o.run.get("status") in TERMINAL_STATUSES for o in trace.observations)
 
 
 def _observe(trace: RunTrace, run: dict[str, Any], exchange: Exchange, at: float) -> bool:

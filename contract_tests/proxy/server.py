@@ -170,6 +170,8 @@ def _stamped(conn: BaseHTTPConnection | None) -> BaseHTTPConnection | None:
 
 
 class _Pool(HTTPConnectionPool):
+    """A pool that does not reuse a connection idle over ``IDLE_REUSE_SECONDS``."""
+
     def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
         return _fresh(super()._get_conn(timeout))
 
@@ -177,12 +179,8 @@ class _Pool(HTTPConnectionPool):
         super()._put_conn(_stamped(conn))
 
 
-class _TlsPool(HTTPSConnectionPool):
-    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
-        return _fresh(super()._get_conn(timeout))
-
-    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
-        super()._put_conn(_stamped(conn))
+class _TlsPool(_Pool, HTTPSConnectionPool):
+    """The same, over TLS (HTTPSConnectionPool's connections, _Pool's reuse)."""
 
 
 def _closed_unanswered(exc: ProtocolError) -> bool:
@@ -415,16 +413,16 @@ class ForwardingApp:
                 start_response(status_line, answer)
                 return [data]
         else:
-            self.queue.submit(
-                lambda: self._judge(seen, path, status, returned, data, elapsed),
-                seen.size(data),
+            self._later(
+                lambda: self._judge(seen, path, status, returned, data, elapsed), seen.size(data)
             )
         start_response(status_line, returned)
         return [data]
 
     def _later(self, job: Job, size: int) -> None:
-        """Run ``job`` (a recording) in the background judge's thread, after everything
-        queued before it, so the cassette keeps the order answers ended; else here."""
+        """Run ``job`` (a judgement, a recording) in the background judge's thread, after
+        everything queued before it, so the cassette keeps the order answers ended; judging
+        inline, here."""
         if self.queue is None:
             job()
         else:
