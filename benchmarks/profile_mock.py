@@ -41,6 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.mock_throughput import (
+    GET_IDS,
+    MOCK_SERVERS,
+    MULTI_CORE,
     affinity,
     check_pinned,
     cpu_ticks,
@@ -66,8 +69,8 @@ from benchmarks.workload import (
 )
 from benchmarks.wrk import WrkResult, get_script, post_script, run_wrk, wrk_version
 
-SERVERS: dict[str, list[str]] = {"mock": [], "mock-granian": ["--server", "granian"]}
-GET_IDS = 1_000
+# The one-process servers of mock_throughput (one core is profiled).
+SERVERS = {name: flags for name, flags in MOCK_SERVERS.items() if name not in MULTI_CORE}
 # The project's own packages: their modules are kept apart when self time is summed.
 OWN_PACKAGES = ("mockserver", "schemas", "contract_tests", "fixtures")
 # The number that tells the threads of one pool apart ("waitress-3").
