@@ -116,6 +116,13 @@ def _proxy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "--record", metavar="FILE", help="Append each exchange to FILE as a JSON line."
     )
     proxy.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="Exchanges in flight at once (default: 64): each holds a thread for as long as "
+        "the upstream takes; further requests wait for a free one.",
+    )
+    proxy.add_argument(
         "--fail-on-client",
         action="store_true",
         help="Exit 1 also when the application sent a request the contract rejects (a "
@@ -159,6 +166,7 @@ def _main(argv: Sequence[str] | None) -> int:
             args.record,
             judge_inline=args.judge_inline,
             fail_on_client=args.fail_on_client,
+            **({} if args.threads is None else {"threads": args.threads}),
         )
         return run_proxy(config)
     return _run(args)

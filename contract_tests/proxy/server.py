@@ -55,7 +55,10 @@ if TYPE_CHECKING:
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8299
 VIOLATION_HEADER = "X-Letta-Contract-Violation"
-THREADS = 16
+# Threads that carry exchanges: each holds one for as long as the upstream takes to answer,
+# so they are the exchanges in flight at once (a real server takes 0.1-0.2 s over the async
+# POST); further requests wait for a free one.
+DEFAULT_THREADS = 64
 TIMEOUT = (10.0, 300.0)  # connect, read (seconds) for each upstream request
 MAX_JUDGED_BYTES = 4 * 1024 * 1024  # a longer answer is passed through, not judged
 CHUNK = 65_536
@@ -82,6 +85,7 @@ class ProxyConfig:
     record: str | None = None
     judge_inline: bool = False  # judge before answering (always so with fail_on_violation)
     fail_on_client: bool = False  # exit 1 also for requests the contract rejects
+    threads: int = DEFAULT_THREADS  # exchanges in flight at once (and upstream connections)
 
     @property
     def inline(self) -> bool:
@@ -336,7 +340,7 @@ class ForwardingApp:
         self.log = log
         self.secrets = secrets
         self.recorder = recorder
-        self.forwarder = Forwarder(self.upstream, THREADS)
+        self.forwarder = Forwarder(self.upstream, config.threads)
         self.queue = None if config.inline else JudgingQueue(self._judging_failed)
         self._unreachable_said = False
 
@@ -617,6 +621,8 @@ class ProxyServer:
         from letta_contract_kit.contract_tests.reporting import JsonReporter, JUnitReporter
 
         Upstream.parse(config.upstream)  # ValueError before anything starts
+        if config.threads < 1:
+            raise ValueError(f"the proxy needs at least 1 thread, not {config.threads}")
         self.config = config
         self.secrets = SecretBook()
         self.log = ProxyLog(stream, scrub=self.secrets.scrub_text)
@@ -644,7 +650,7 @@ class ProxyServer:
             self.app,
             host=self.config.host,
             port=self.config.port,
-            threads=THREADS,
+            threads=self.config.threads,
             ident="letta-contract-proxy",
             # Whole seconds: waitress reads it with int(), so a fraction is 0 and its loop
             # would never sleep (a core kept busy). stop() wakes the loop with its trigger.

@@ -10,6 +10,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from suite.broken import (
     set_request_json,
     status_goes_back,
 )
+from waitress.server import create_server
 
 from letta_contract_kit.contract_tests.proxy import ProxyConfig, ProxyServer, server
 from letta_contract_kit.contract_tests.proxy.judge import Traffic, TrafficJudge
@@ -284,6 +286,49 @@ def test_an_upstream_that_breaks_off_mid_body_is_cut_short_as_it_was() -> None:
             b"".join(answer.iter_content(chunk_size=None))
         judged = requests.get(f"{proxy.url}/v1/runs/run-x", headers=AUTH)
     assert judged.status_code == 502  # a judged answer is read whole before it goes out
+
+
+def test_as_many_exchanges_as_the_proxy_has_threads_are_in_flight_at_once() -> None:
+    """Each exchange holds a thread of the proxy while the upstream takes its time (a real
+    server takes 0.1-0.2 s over the async POST): the upstream here answers none of them until
+    all have arrived, so every answer is a 200 only if the proxy forwarded them all at once."""
+    at_once = server.DEFAULT_THREADS
+    arrived = threading.Barrier(at_once, timeout=60)  # a guard against a hang, not a measure
+
+    def upstream(environ: Environ, start_response: Callable[..., Any]) -> list[bytes]:
+        try:
+            arrived.wait()
+        except threading.BrokenBarrierError:
+            start_response("503 Service Unavailable", [("Content-Length", "0")])
+            return []
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+        return [b"{}"]
+
+    with (
+        serve_app(upstream, threads=at_once) as url,
+        proxied(url) as proxy,
+        ThreadPoolExecutor(at_once) as clients,
+    ):
+        answers = list(
+            clients.map(
+                lambda _: requests.get(f"{proxy.url}/v1/health/", headers=AUTH).status_code,
+                range(at_once),
+            )
+        )
+    assert answers == [200] * at_once
+
+
+@contextmanager
+def serve_app(app: WSGIApp, threads: int) -> Iterator[str]:
+    """``app`` on a free loopback port, under waitress with ``threads`` threads."""
+    upstream = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    thread = threading.Thread(target=upstream.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{upstream.socket.getsockname()[1]}"
+    finally:
+        upstream.close()
+        thread.join(timeout=10)
 
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
