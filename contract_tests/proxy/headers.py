@@ -10,6 +10,7 @@ replaced, in what it shows and records (an upstream that echoes a token in a bod
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable
 
@@ -39,6 +40,7 @@ SECRET_WORDS = ("auth", "token", "key", "secret", "cookie", "password", "session
 Headers = list[tuple[str, str]]
 
 
+@functools.lru_cache(maxsize=1024)  # asked of every header of every exchange
 def is_secret(name: str) -> bool:
     lowered = name.lower()
     return any(word in lowered for word in SECRET_WORDS)
