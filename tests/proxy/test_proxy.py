@@ -27,10 +27,10 @@ from suite.broken import (
     is_async_post,
     json_answer,
     serve,
+    serve_wsgi,
     set_request_json,
     status_goes_back,
 )
-from waitress.server import create_server
 
 from letta_contract_kit.contract_tests.proxy import ProxyConfig, ProxyServer, server
 from letta_contract_kit.contract_tests.proxy.judge import Traffic, TrafficJudge
@@ -305,7 +305,7 @@ def test_as_many_exchanges_as_the_proxy_has_threads_are_in_flight_at_once() -> N
         return [b"{}"]
 
     with (
-        serve_app(upstream, threads=at_once) as url,
+        serve_wsgi(upstream) as url,
         proxied(url) as proxy,
         ThreadPoolExecutor(at_once) as clients,
     ):
@@ -316,19 +316,6 @@ def test_as_many_exchanges_as_the_proxy_has_threads_are_in_flight_at_once() -> N
             )
         )
     assert answers == [200] * at_once
-
-
-@contextmanager
-def serve_app(app: WSGIApp, threads: int) -> Iterator[str]:
-    """``app`` on a free loopback port, under waitress with ``threads`` threads."""
-    upstream = create_server(app, host="127.0.0.1", port=0, threads=threads)
-    thread = threading.Thread(target=upstream.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{upstream.socket.getsockname()[1]}"
-    finally:
-        upstream.close()
-        thread.join(timeout=10)
 
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"

@@ -807,9 +807,14 @@ class QuietHandler(WSGIRequestHandler):
 def serve(wrap: Callable[[WSGIApp], WSGIApp] | None, agent_id: str, **config: Any) -> Iterator[str]:
     """The mock's app (per-poll clock), wrapped, on a free loopback port; yields its URL."""
     app: WSGIApp = create_app(MockConfig(clock="per-poll", agents=[agent_id], **config))
-    server = make_server(
-        "127.0.0.1", 0, wrap(app) if wrap else app, threaded=True, request_handler=QuietHandler
-    )
+    with serve_wsgi(wrap(app) if wrap else app) as url:
+        yield url
+
+
+@contextmanager
+def serve_wsgi(app: WSGIApp) -> Iterator[str]:
+    """``app`` on a free loopback port, a thread for each request; yields its URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
