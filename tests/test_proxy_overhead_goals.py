@@ -75,7 +75,8 @@ def test_the_proxys_own_5xx_are_judged_in_every_run() -> None:
     assert (own["measured"], own["verdict"]) == ("2", "MISSED")
 
 
-def test_the_mock_is_slowed_only_when_asked() -> None:
-    assert proxy_overhead.upstream_latency_flags(0) == []
-    flags = proxy_overhead.upstream_latency_flags(0.02)
-    assert flags[:4] == ["--fault-rate", "1", "--fault", "latency:0.02"]
+def test_the_mock_is_slowed_only_when_asked_with_a_thread_for_each_connection() -> None:
+    assert proxy_overhead.upstream_latency_flags(0, 16) == []
+    flags = proxy_overhead.upstream_latency_flags(0.02, 16)
+    assert flags == ["--fault-rate", "1", "--fault", "latency:0.02", "--threads", "64"]
+    assert proxy_overhead.upstream_latency_flags(0.02, 100)[-2:] == ["--threads", "100"]
