@@ -9,13 +9,12 @@ is parsed by that script's own argument parser (every script has ``parse_args``)
 
 from __future__ import annotations
 
-import importlib
 import re
 import shlex
-import sys
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import load
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [
@@ -56,9 +55,5 @@ def test_the_pages_give_commands_for_every_benchmark_they_list() -> None:
 def test_each_benchmark_command_of_the_docs_is_accepted(
     page: str, name: str, args: tuple[str, ...]
 ) -> None:
-    sys.path.insert(0, str(ROOT))
-    try:
-        module = importlib.import_module(f"benchmarks.{name}")
-    finally:
-        sys.path.remove(str(ROOT))
+    module = load(name)
     module.parse_args(list(args))  # argparse exits (SystemExit) on what it does not accept

@@ -8,27 +8,12 @@ paced load the proxy carries, does.
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from benchmark_scripts import load
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _benchmark() -> ModuleType:
-    """benchmarks/proxy_overhead.py (the benchmarks are not installed: read from the tree)."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        return importlib.import_module("benchmarks.proxy_overhead")
-    finally:
-        sys.path.remove(str(ROOT))
-
-
-proxy_overhead = _benchmark()
+proxy_overhead = load("proxy_overhead")
 
 
 def _rows(added_p50_ms: float, carried: float = 600.0) -> list[dict[str, Any]]:
