@@ -20,9 +20,9 @@ time: ``POST .../messages/async`` with the realistic body, then ``--polls`` (3) 
 Printed per target: requests, requests/s, p50 and p99 latency (all rounds together), what the
 proxy adds (its p50/p99 minus the direct one), the proxy process's own CPU time per exchange
 (``/proc/<pid>/stat``, user + system, after its background judge has caught up), and the 5xx
-answers: those the proxy answered itself (an answer without ``Via``: the proxy's server adds
-``Via`` to every answer it forwards from the mock, which sends ``Server``) apart from those
-it forwarded. The goal (issue #16): p50 + <= 2 ms at 16 connections with background
+answers: those the proxy answered itself (an answer without ``Via``: the proxy adds
+``Via: 1.1 letta-contract-proxy`` to every answer it forwards) apart from those it
+forwarded. The goal (issue #16): p50 + <= 2 ms at 16 connections with background
 judging, and no 5xx of the proxy's own. The added p50 is judged only with an upstream that
 takes time: against an instant one (``--upstream-latency 0``) 16 connections saturate the
 proxy, and its p50 shows how many exchanges/s it carries (printed as a figure), not what it

@@ -116,11 +116,11 @@ def _proxy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "--record", metavar="FILE", help="Append each exchange to FILE as a JSON line."
     )
     proxy.add_argument(
-        "--threads",
+        "--connections",
         type=int,
         metavar="N",
-        help="Exchanges in flight at once (default: 64): each holds a thread for as long as "
-        "the upstream takes; further requests wait for a free one.",
+        help="Exchanges in flight at once (default: 100): each holds a connection to the "
+        "upstream for as long as the upstream takes; further requests wait for a free one.",
     )
     proxy.add_argument(
         "--fail-on-client",
@@ -166,7 +166,7 @@ def _main(argv: Sequence[str] | None) -> int:
             args.record,
             judge_inline=args.judge_inline,
             fail_on_client=args.fail_on_client,
-            **({} if args.threads is None else {"threads": args.threads}),
+            **({} if args.connections is None else {"connections": args.connections}),
         )
         return run_proxy(config)
     return _run(args)

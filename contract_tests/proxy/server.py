@@ -1,43 +1,43 @@
-"""The forwarding server: a WSGI app that sends every request on to the upstream and gives
-back its answer unchanged, judging the contract's exchanges on the way.
+"""The forwarding server: an asyncio server (aiohttp's) that sends every request on to the
+upstream and gives back its answer unchanged, judging the contract's exchanges on the way.
 
-The upstream's origin is fixed when the proxy starts. As the mock's callback guard does for
-callback URLs, the URL of each forwarded request is read back by the HTTP client's own parser
-(urllib3's) and must name that origin, so no request target can make the proxy connect
-elsewhere (an open proxy); only origin-form targets (``/path?query``) are forwarded.
+One event loop, in a thread of its own, carries every exchange: HTTP is parsed on both sides
+by aiohttp's C parser (llhttp), and no exchange waits for a thread to be free. Judging runs
+in one background thread (:mod:`.background`), or in the loop before the answer goes out
+(``--judge-inline``, ``--fail-on-violation``). What is forwarded and what is not:
+:mod:`.headers`, :mod:`.forwarder`; which targets: :mod:`.upstream`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http
-import http.client
-import json
 import signal
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any, TextIO
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import TextIO
+from urllib.parse import parse_qsl, unquote
 
-import certifi
-from urllib3 import BaseHTTPResponse, HTTPConnectionPool, HTTPSConnectionPool, Timeout
-from urllib3.exceptions import ConnectTimeoutError, HTTPError, LocationParseError, ProtocolError
-from urllib3.exceptions import TimeoutError as UpstreamTimeout
-from urllib3.util import SKIP_HEADER, Url, parse_url
-from waitress.channel import HTTPChannel
-from waitress.server import create_server
-from waitress.trigger import trigger
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
 
-from letta_contract_kit.contract_tests.client import connection_reason
 from letta_contract_kit.contract_tests.events import Event, Listener, SuiteResult
 from letta_contract_kit.contract_tests.proxy import cassette
 from letta_contract_kit.contract_tests.proxy.background import Job, JudgingQueue
 from letta_contract_kit.contract_tests.proxy.cassette import Cassette
+from letta_contract_kit.contract_tests.proxy.forwarder import (
+    TIMEOUT,
+    Forwarder,
+    NoAnswer,
+    Unreachable,
+)
 from letta_contract_kit.contract_tests.proxy.headers import (
     NOT_FORWARDED,
     Headers,
@@ -45,33 +45,33 @@ from letta_contract_kit.contract_tests.proxy.headers import (
     end_to_end,
     shown,
 )
+from letta_contract_kit.contract_tests.proxy.http_layer import (
+    JsonErrorServer,
+    Refused,
+    own_answer,
+    own_response,
+    read_body,
+)
 from letta_contract_kit.contract_tests.proxy.judge import Traffic, TrafficJudge
 from letta_contract_kit.contract_tests.proxy.log import ProxyLog
 from letta_contract_kit.contract_tests.proxy.observed import route_of
-
-if TYPE_CHECKING:
-    from urllib3._base_connection import BaseHTTPConnection
+from letta_contract_kit.contract_tests.proxy.upstream import Upstream
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8299
 VIOLATION_HEADER = "X-Letta-Contract-Violation"
-# Threads that carry exchanges: each holds one for as long as the upstream takes to answer,
-# so they are the exchanges in flight at once (a real server takes 0.1-0.2 s over the async
-# POST); further requests wait for a free one.
-DEFAULT_THREADS = 64
-TIMEOUT = (10.0, 300.0)  # connect, read (seconds) for each upstream request
+VIA = ("Via", "1.1 letta-contract-proxy")  # on every answer forwarded (RFC 9110 §7.6.3)
+# Exchanges in flight at once: each holds a connection to the upstream for as long as the
+# upstream takes to answer (a real server takes 0.1-0.2 s over the async POST); further
+# requests wait for a free one.
+DEFAULT_CONNECTIONS = 100
 MAX_JUDGED_BYTES = 4 * 1024 * 1024  # a longer answer is passed through, not judged
-CHUNK = 65_536
-# A pooled upstream connection idle for longer is not reused: servers close idle ones (uvicorn,
-# Letta's, after 5 s; the mock after 10 s), and one closed while a request is on its way fails.
-IDLE_REUSE_SECONDS = 2.0
-# Sent once more, on a new connection, when the upstream closed the connection without
-# answering (a connection it had just closed as idle); never a POST or PATCH.
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-CLOSED_UNANSWERED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
-SCHEMES = {"http": 80, "https": 443}
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
+MAX_HEADER_BYTES = 65_536  # a request line, or one header, of a client's request
+CLIENT_IDLE_SECONDS = 75.0  # a client's keep-alive connection idle this long is closed
+STOP_SECONDS = 5.0  # on stop, exchanges in flight get this long to end
+# What reading the upstream's answer, or writing to the client, raises when a connection
+# breaks (a read timeout is a TimeoutError, an OSError).
+BROKE_OFF = (aiohttp.ClientError, OSError)
 
 
 @dataclass(frozen=True)
@@ -85,174 +85,12 @@ class ProxyConfig:
     record: str | None = None
     judge_inline: bool = False  # judge before answering (always so with fail_on_violation)
     fail_on_client: bool = False  # exit 1 also for requests the contract rejects
-    threads: int = DEFAULT_THREADS  # exchanges in flight at once (and upstream connections)
+    connections: int = DEFAULT_CONNECTIONS  # exchanges in flight at once (to the upstream)
 
     @property
     def inline(self) -> bool:
         """Whether each answer waits for its judgement."""
         return self.judge_inline or self.fail_on_violation
-
-
-@dataclass(frozen=True)
-class Upstream:
-    """Where requests go: a scheme, host and port both URL parsers agree on, and a prefix."""
-
-    base: str
-    scheme: str
-    host: str
-    port: int
-    prefix: str
-
-    @classmethod
-    def parse(cls, url: str) -> Upstream:
-        """The upstream of ``url``; ValueError saying why it cannot be one."""
-        if any(c.isspace() or c == "\\" or not c.isprintable() for c in url):
-            raise ValueError(f"the upstream URL {url!r} has whitespace, a backslash or a control")
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in SCHEMES or not parts.hostname:
-            raise ValueError(f"the upstream URL {url!r} is not http(s)://host[:port][/prefix]")
-        if parts.username is not None or parts.query or parts.fragment:
-            raise ValueError(
-                f"the upstream URL {url!r} may not carry credentials, a query or a fragment"
-            )
-        port = parts.port or SCHEMES[scheme]
-        reading = _reading(url)
-        if reading != (scheme, parts.hostname.lower(), port):
-            raise ValueError(f"the upstream URL {url!r} reads differently to the HTTP client")
-        prefix = parts.path.rstrip("/")
-        return cls(
-            f"{scheme}://{parts.netloc}{prefix}", scheme, parts.hostname.lower(), port, prefix
-        )
-
-    @property
-    def origin(self) -> str:
-        return self.base[: len(self.base) - len(self.prefix)]
-
-    def target_for(self, target: str) -> str | None:
-        """What the request line sends upstream for the origin-form ``target``: the URL
-        ``base + target`` as urllib3's parser reads it back, or None when that reading leaves
-        the upstream's origin or its prefix (``..`` segments are resolved by the reading)."""
-        parts = _parsed(self.base + target)
-        if parts is None or _reading_of(parts) != (self.scheme, self.host, self.port):
-            return None
-        path = parts.path or "/"
-        if self.prefix and path != self.prefix and not path.startswith(self.prefix + "/"):
-            return None
-        return str(parts.request_uri)
-
-
-def _parsed(url: str) -> Url | None:
-    try:
-        return parse_url(url)
-    except (LocationParseError, ValueError):
-        return None
-
-
-def _reading_of(parts: Url) -> tuple[str, str, int]:
-    scheme = (parts.scheme or "").lower()
-    return scheme, (parts.host or "").lower().strip("[]"), parts.port or SCHEMES.get(scheme, -1)
-
-
-def _reading(url: str) -> tuple[str, str, int] | None:
-    parts = _parsed(url)
-    return None if parts is None else _reading_of(parts)
-
-
-def _fresh(conn: BaseHTTPConnection) -> BaseHTTPConnection:
-    """``conn``, closed first (so that it connects again) if it was idle too long."""
-    idle_since = getattr(conn, "letta_idle_since", None)
-    if idle_since is not None and time.monotonic() - idle_since > IDLE_REUSE_SECONDS:
-        conn.close()
-    return conn
-
-
-def _stamped(conn: BaseHTTPConnection | None) -> BaseHTTPConnection | None:
-    if conn is not None:
-        setattr(conn, "letta_idle_since", time.monotonic())  # noqa: B010 - not an attribute of its type
-    return conn
-
-
-class _Pool(HTTPConnectionPool):
-    """A pool that does not reuse a connection idle over ``IDLE_REUSE_SECONDS``."""
-
-    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
-        return _fresh(super()._get_conn(timeout))
-
-    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
-        super()._put_conn(_stamped(conn))
-
-
-class _TlsPool(_Pool, HTTPSConnectionPool):
-    """The same, over TLS (HTTPSConnectionPool's connections, _Pool's reuse)."""
-
-
-def _closed_unanswered(exc: ProtocolError) -> bool:
-    return any(isinstance(arg, CLOSED_UNANSWERED) for arg in exc.args)
-
-
-class Forwarder:
-    """The connections to the upstream: one urllib3 pool, bound to its scheme, host and port.
-
-    Nothing of the environment is used (no proxy variable, no ``.netrc``; certificates are
-    checked against certifi's bundle, not one named by the environment), no cookie is kept,
-    no redirect followed, nothing retried, and nothing is added to what the client sent but
-    ``Host`` and ``Content-Length`` (not urllib3's ``User-Agent``, not http.client's
-    ``Accept-Encoding: identity``)."""
-
-    def __init__(self, upstream: Upstream, size: int) -> None:
-        timeout = Timeout(connect=TIMEOUT[0], read=TIMEOUT[1])
-        where = (upstream.host, upstream.port)
-        shared: dict[str, Any] = {
-            "maxsize": size,
-            "block": False,
-            "retries": False,
-            "timeout": timeout,
-        }
-        self.pool: HTTPConnectionPool
-        if upstream.scheme == "https":
-            self.pool = _TlsPool(
-                *where, **shared, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where()
-            )
-        else:
-            self.pool = _Pool(*where, **shared)
-
-    def send(self, method: str, target: str, headers: Headers, body: bytes) -> BaseHTTPResponse:
-        """Send one request; the answer is returned unread. urllib3's errors are raised."""
-        sent: dict[str, str] = dict(headers)
-        names = {name.lower() for name in sent}
-        for added in ("User-Agent", "Accept-Encoding"):
-            if added.lower() not in names:
-                sent[added] = SKIP_HEADER
-        for attempt in (1, 2):
-            try:
-                return self.pool.urlopen(
-                    method,
-                    target,
-                    body=body or None,
-                    headers=sent,
-                    retries=False,
-                    redirect=False,
-                    preload_content=False,
-                    decode_content=False,
-                )
-            except ProtocolError as exc:
-                if attempt == 2 or method.upper() not in IDEMPOTENT or not _closed_unanswered(exc):
-                    raise
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        self.pool.close()
-
-
-def _request_headers(environ: Environ) -> Headers:
-    headers: Headers = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers.append((key[5:].replace("_", "-").title(), value))
-        elif key == "CONTENT_TYPE" and value:
-            headers.append(("Content-Type", value))
-    return headers
 
 
 def _decoded(data: bytes, headers: Headers) -> str | None:
@@ -270,17 +108,13 @@ def _decoded(data: bytes, headers: Headers) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def _read_at_most(raw: BaseHTTPResponse, limit: int) -> bytes:
-    """Up to ``limit`` bytes of the answer as sent: at once when its length is announced and
-    within the limit, else a chunk at a time (one read of ``limit`` bytes would allocate them
-    all, for every answer)."""
-    announced = raw.headers.get("Content-Length", "")
-    if announced.isdigit() and int(announced) < limit and "Transfer-Encoding" not in raw.headers:
-        return raw.read(decode_content=False)
+async def _read_at_most(raw: aiohttp.ClientResponse, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the answer as sent, as they come (an answer that ends sooner
+    is read whole)."""
     chunks: list[bytes] = []
     size = 0
     while size < limit:
-        chunk = raw.read(min(CHUNK, limit - size), decode_content=False)
+        chunk = await raw.content.readany()
         if not chunk:
             break
         chunks.append(chunk)
@@ -288,25 +122,28 @@ def _read_at_most(raw: BaseHTTPResponse, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _own_answer(detail: str) -> tuple[bytes, Headers]:
-    """The body and headers of an answer of the proxy's own (400, 502, 504)."""
-    data = json.dumps({"detail": detail}).encode()
-    return data, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+def _reason(status: int, reason: str | None) -> str:
+    if reason:
+        return reason
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Status"
 
 
-def _status_line(status: int, reason: str | None) -> str:
-    if not reason:
-        try:
-            reason = http.HTTPStatus(status).phrase
-        except ValueError:
-            reason = "Status"
-    return f"{status} {reason}"
+def _answer_headers(returned: Headers, *, length_kept: bool) -> CIMultiDict[str]:
+    """The upstream's headers as the client gets them: with ``Via``, and without the
+    upstream's ``Content-Length`` where the proxy's server sets it from the body it sends."""
+    kept = (
+        returned if length_kept else [(k, v) for k, v in returned if k.lower() != "content-length"]
+    )
+    return CIMultiDict([*kept, VIA])
 
 
 @dataclass(frozen=True)
 class Forwarded:
-    """One exchange as the request thread saw it: what the cassette records and, for the
-    contract's routes, what is judged."""
+    """One exchange as it arrived: what the cassette records and, for the contract's routes,
+    what is judged."""
 
     seq: int
     when: datetime
@@ -323,8 +160,8 @@ class Forwarded:
 
 
 class ForwardingApp:
-    """The WSGI app: forward, answer, and judge and record (before answering, or in the
-    background judge's thread)."""
+    """The request handler: forward, answer, and judge and record (before answering, or in
+    the background judge's thread). :meth:`open` and :meth:`aclose` run in the loop."""
 
     def __init__(
         self,
@@ -340,88 +177,113 @@ class ForwardingApp:
         self.log = log
         self.secrets = secrets
         self.recorder = recorder
-        self.forwarder = Forwarder(self.upstream, config.threads)
+        self.forwarder: Forwarder | None = None
         self.queue = None if config.inline else JudgingQueue(self._judging_failed)
         self._unreachable_said = False
 
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    async def open(self) -> None:
+        self.forwarder = Forwarder(self.upstream, self.config.connections)
+
+    async def aclose(self) -> None:
+        if self.forwarder is not None:
+            await self.forwarder.close()
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         started = time.monotonic()
         when = datetime.now(UTC)
-        method = environ["REQUEST_METHOD"]
-        target = environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
+        method = request.method
+        target = request.raw_path
         raw_path, _, query = target.partition("?")
-        headers = _request_headers(environ)
+        headers: Headers = list(request.headers.items())
         self.secrets.learn(headers)
         forward = end_to_end(headers, dropped=NOT_FORWARDED)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
         seq = self.judge.next_seq()
         origin_form = target.startswith("/") and "#" not in target
         sent = self.upstream.target_for(target) if origin_form else None
         url = self.upstream.origin + (sent or "")
+        refused: Refused | None = None
+        try:
+            body = await read_body(request)
+        except Refused as exc:
+            body, refused = b"", exc
         seen = Forwarded(seq, when, started, method, raw_path, query, url, forward, body)
-
-        def own(status: int, detail: str) -> Iterable[bytes]:
-            data, answer = _own_answer(detail)
-            elapsed = time.monotonic() - started
-            self._later(
-                lambda: self._record(seen, status, answer, data, elapsed, None, "proxy"),
-                seen.size(data),
-            )
-            start_response(_status_line(status, None), answer)
-            return [data]
-
+        if refused is not None:
+            response = self._own(seen, refused.status, refused.detail)
+            response.force_close()  # the rest of the body is not read
+            return response
         if not origin_form:
-            return own(
-                400, f"the proxy forwards origin-form targets (/path?query) only: {target!r}"
+            return self._own(
+                seen, 400, f"the proxy forwards origin-form targets (/path?query) only: {target!r}"
             )
         if sent is None:
-            return own(400, f"the target {target!r} does not stay on the upstream")
+            return self._own(seen, 400, f"the target {target!r} does not stay on the upstream")
+        assert self.forwarder is not None, "open() runs before the first request"
         try:
-            raw = self.forwarder.send(method, sent, forward, body)
-        except ConnectTimeoutError as exc:  # no connection (refused, or not within 10 s)
-            return self._unreachable(own, exc)
-        except UpstreamTimeout:  # connected, but no answer within the read timeout
-            return own(504, f"upstream {self.upstream.base} did not answer within {TIMEOUT[1]:g} s")
-        except (HTTPError, OSError) as exc:
-            return self._unreachable(own, exc)
-        except ValueError as exc:  # http.client refuses to send it (a header value, ...)
-            return own(400, f"the proxy cannot forward this request: {exc}")
+            raw = await self.forwarder.send(method, sent, forward, body)
+        except Unreachable as exc:
+            if not self._unreachable_said:
+                self._unreachable_said = True
+                self.log.line(f"error: cannot reach upstream {self.upstream.base}: {exc}")
+            return self._own(seen, 502, f"cannot reach upstream {self.upstream.base}: {exc}")
+        except NoAnswer:
+            return self._own(
+                seen, 504, f"upstream {self.upstream.base} did not answer within {TIMEOUT[1]:g} s"
+            )
+        except ValueError as exc:  # aiohttp refuses to send it (a header value, ...)
+            return self._own(seen, 400, f"the proxy cannot forward this request: {exc}")
+        try:
+            return await self._answered(request, raw, seen)
+        finally:
+            raw.release()  # a no-op once read whole or closed
+
+    async def _answered(
+        self,
+        request: web.BaseRequest,
+        raw: aiohttp.ClientResponse,
+        seen: Forwarded,
+    ) -> web.StreamResponse:
         returned = end_to_end(list(raw.headers.items()))
         status = raw.status
-        status_line = _status_line(status, raw.reason)
-        path = unquote(raw_path)
-
-        def passed_through(first: bytes = b"") -> Iterator[bytes]:
-            start_response(status_line, returned)
-            return self._streamed(raw, seen, status, returned, start_response, first=first)
-
-        if route_of(method, path) is None:
-            return passed_through()
+        path = unquote(seen.raw_path)
+        if route_of(seen.method, path) is None:
+            return await self._streamed(request, raw, seen, returned)
         try:
-            data = _read_at_most(raw, MAX_JUDGED_BYTES + 1)
-        except Exception as exc:  # the upstream broke off
+            data = await _read_at_most(raw, MAX_JUDGED_BYTES + 1)
+        except BROKE_OFF as exc:  # it broke off
             raw.close()
-            raw.release_conn()
-            reason = connection_reason(exc)
-            return own(502, f"upstream {self.upstream.base} broke off its answer: {reason}")
-        elapsed = time.monotonic() - started
+            return self._own(seen, 502, self._broke_off(exc))
+        elapsed = time.monotonic() - seen.started
         if len(data) > MAX_JUDGED_BYTES:
-            self.log.line(f"info: #{seq} {method} {raw_path}: answer over 4 MiB, not judged")
-            return passed_through(first=data)
-        raw.release_conn()
+            self.log.line(
+                f"info: #{seen.seq} {seen.method} {seen.raw_path}: answer over 4 MiB, not judged"
+            )
+            return await self._streamed(request, raw, seen, returned, first=data)
+        answer = _answer_headers(returned, length_kept=False)
         if self.queue is None:
             rule_ids = self._judge(seen, path, status, returned, data, elapsed)
             if self.config.fail_on_violation and rule_ids:
-                answer = [*returned, (VIOLATION_HEADER, ", ".join(rule_ids))]
-                start_response(status_line, answer)
-                return [data]
+                answer.add(VIOLATION_HEADER, ", ".join(rule_ids))
         else:
             self._later(
                 lambda: self._judge(seen, path, status, returned, data, elapsed), seen.size(data)
             )
-        start_response(status_line, returned)
-        return [data]
+        return web.Response(
+            status=status, reason=_reason(status, raw.reason), body=data, headers=answer
+        )
+
+    def _own(self, seen: Forwarded, status: int, detail: str) -> web.Response:
+        """An answer of the proxy's own, recorded as such."""
+        data, answer = own_answer(detail)
+        elapsed = time.monotonic() - seen.started
+        self._later(
+            lambda: self._record(seen, status, answer, data, elapsed, None, "proxy"),
+            seen.size(data),
+        )
+        return own_response(status, detail)
+
+    def _broke_off(self, exc: BaseException) -> str:
+        what = str(exc) or type(exc).__name__
+        return f"upstream {self.upstream.base} broke off its answer: {what}"
 
     def _later(self, job: Job, size: int) -> None:
         """Run ``job`` (a judgement, a recording) in the background judge's thread, after
@@ -431,15 +293,6 @@ class ForwardingApp:
             job()
         else:
             self.queue.submit(job, size)
-
-    def _unreachable(
-        self, own: Callable[[int, str], Iterable[bytes]], exc: BaseException
-    ) -> Iterable[bytes]:
-        reason = connection_reason(exc)
-        if not self._unreachable_said:
-            self._unreachable_said = True
-            self.log.line(f"error: cannot reach upstream {self.upstream.base}: {reason}")
-        return own(502, f"cannot reach upstream {self.upstream.base}: {reason}")
 
     def _judge(
         self,
@@ -495,65 +348,56 @@ class ForwardingApp:
         which = f"exchange #{seen.seq} ({seen.method} {seen.raw_path})" if seen else "an exchange"
         self.judge.notice(f"judging or recording {which} failed: {exc!r}", "warning")
 
-    def _streamed(
+    async def _streamed(
         self,
-        raw: BaseHTTPResponse,
+        request: web.BaseRequest,
+        raw: aiohttp.ClientResponse,
         seen: Forwarded,
-        status: int,
         returned: Headers,
-        start_response: StartResponse,
         first: bytes = b"",
-    ) -> Iterator[bytes]:
+    ) -> web.StreamResponse:
         """The answer as it comes (not judged), recorded up to the cassette's limit. An
         upstream that breaks off before the first byte of its body is answered 502 by the
-        proxy (nothing has gone out yet: not the server's 500); after it, the connection to
-        the client is closed mid-answer, as the upstream's was."""
-        kept = bytearray(first[: cassette.MAX_BODY_BYTES])
-        complete = True
-        sent = False  # a byte was handed to the server: the status line is out
-        broke: Exception | None = None
+        proxy (nothing has gone out yet); after it, the connection to the client is closed
+        mid-answer, as the upstream's was."""
         try:
-            if first:
-                sent = True
-                yield first
-            for chunk in raw.stream(CHUNK, decode_content=False):
+            chunk = first or await raw.content.readany()
+        except BROKE_OFF as exc:
+            raw.close()
+            return self._own(seen, 502, self._broke_off(exc))
+        status = raw.status
+        response = web.StreamResponse(
+            status=status,
+            reason=_reason(status, raw.reason),
+            headers=_answer_headers(returned, length_kept=True),
+        )
+        kept = bytearray()
+        complete = False
+        try:
+            await response.prepare(request)
+            while chunk:
                 if len(kept) <= cassette.MAX_BODY_BYTES:
                     kept.extend(chunk[: cassette.MAX_BODY_BYTES + 1 - len(kept)])
-                sent = sent or bool(chunk)
-                yield chunk
-        except Exception as exc:
-            complete = False
-            if sent:
-                raise
-            broke = exc
-        except BaseException:  # the client went away (GeneratorExit)
-            complete = False
-            raise
+                await response.write(chunk)
+                chunk = await raw.content.readany()
+            await response.write_eof()
+            complete = True
+        except BROKE_OFF:
+            # The upstream broke off mid-answer, or the client went away: either way the
+            # client's connection ends here, its answer cut short.
+            raw.close()
+            if request.transport is not None:
+                request.transport.close()
         finally:
-            if not complete:
-                raw.close()  # the connection is in the middle of an answer: not reused
-            raw.release_conn()
             elapsed = time.monotonic() - seen.started
-            if broke is None:
-                shown = bytes(kept)
-                self._later(
-                    lambda: self._record(
-                        seen, status, returned, shown, elapsed, None, complete=complete
-                    ),
-                    seen.size(shown),
-                )
-        if broke is not None:
-            data, answer = _own_answer(
-                f"upstream {self.upstream.base} broke off its answer: {connection_reason(broke)}"
-            )
+            shown_body = bytes(kept)
             self._later(
-                lambda: self._record(seen, 502, answer, data, elapsed, None, "proxy"),
-                seen.size(data),
+                lambda: self._record(
+                    seen, status, returned, shown_body, elapsed, None, complete=complete
+                ),
+                seen.size(shown_body),
             )
-            start_response(
-                _status_line(502, None), answer, (type(broke), broke, broke.__traceback__)
-            )
-            yield data
+        return response
 
     def _record(
         self,
@@ -600,12 +444,11 @@ class ForwardingApp:
 
     def close(self) -> None:
         self.drain()
-        self.forwarder.close()
 
 
 class ProxyServer:
-    """The proxy on a real socket, in a thread; ``stop()`` judges the runs once more, writes
-    the reports and returns the result.
+    """The proxy on a real socket, its event loop in a thread; ``stop()`` judges the runs
+    once more, writes the reports and returns the result.
 
     >>> with ProxyServer(ProxyConfig(upstream=mock.base_url, port=0)) as proxy:
     ...     client = Letta(base_url=proxy.base_url, api_key="...")
@@ -621,8 +464,10 @@ class ProxyServer:
         from letta_contract_kit.contract_tests.reporting import JsonReporter, JUnitReporter
 
         Upstream.parse(config.upstream)  # ValueError before anything starts
-        if config.threads < 1:
-            raise ValueError(f"the proxy needs at least 1 thread, not {config.threads}")
+        if config.connections < 1:
+            raise ValueError(
+                f"the proxy needs at least 1 upstream connection, not {config.connections}"
+            )
         self.config = config
         self.secrets = SecretBook()
         self.log = ProxyLog(stream, scrub=self.secrets.scrub_text)
@@ -637,8 +482,9 @@ class ProxyServer:
         self.recorder = Cassette(config.record, self.secrets) if config.record else None
         self.app = ForwardingApp(config, self.judge, self.log, self.secrets, self.recorder)
         self.result: SuiteResult | None = None
-        self._server: Any = None
+        self._stop_serving: Callable[[], object] | None = None
         self._thread: threading.Thread | None = None
+        self._port = 0
 
     def _emit(self, event: Event) -> None:
         shown_event = self.secrets.redactor.scrub(event)
@@ -646,54 +492,81 @@ class ProxyServer:
             listener(shown_event)
 
     def start(self) -> ProxyServer:
-        self._server = create_server(
-            self.app,
-            host=self.config.host,
-            port=self.config.port,
-            threads=self.config.threads,
-            ident="letta-contract-proxy",
-            # Whole seconds: waitress reads it with int(), so a fraction is 0 and its loop
-            # would never sleep (a core kept busy). stop() wakes the loop with its trigger.
-            asyncore_loop_timeout=1,
-            expose_tracebacks=False,
+        """Listen and serve, in a thread; the errors of listening (an address in use) are
+        raised here."""
+        ready = threading.Event()
+        failed: list[BaseException] = []
+
+        def on_ready(exc: BaseException | None) -> None:
+            if exc is not None:
+                failed.append(exc)
+            ready.set()
+
+        self._thread = threading.Thread(
+            target=asyncio.run, args=(self._serve(on_ready),), name="letta-proxy", daemon=True
         )
-        self._thread = threading.Thread(target=self._server.run, name="letta-proxy", daemon=True)
         self._thread.start()
+        ready.wait()
+        if failed:
+            self._thread.join()
+            self._thread = None
+            raise failed[0]
         return self
+
+    async def _serve(self, on_ready: Callable[[BaseException | None], None]) -> None:
+        """The proxy's event loop, from listening to the end of the last exchange; what is
+        left of a connection then is cancelled by ``asyncio.run``."""
+        stopping = asyncio.Event()
+        try:
+            runner = await self._listen()
+        except BaseException as exc:  # handed to start()'s caller
+            await self.app.aclose()
+            on_ready(exc)
+            return
+        loop = asyncio.get_running_loop()
+        self._stop_serving = lambda: loop.call_soon_threadsafe(stopping.set)
+        on_ready(None)
+        try:
+            await stopping.wait()
+        finally:
+            await runner.cleanup()  # in-flight exchanges end first (at most STOP_SECONDS)
+            await self.app.aclose()
+
+    async def _listen(self) -> web.BaseRunner:
+        await self.app.open()
+        server = JsonErrorServer(
+            self.app,
+            access_log=None,
+            keepalive_timeout=CLIENT_IDLE_SECONDS,
+            max_line_size=MAX_HEADER_BYTES,
+            max_field_size=MAX_HEADER_BYTES,
+        )
+        runner = web.ServerRunner(server, shutdown_timeout=STOP_SECONDS)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.host, self.config.port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._port = int(runner.addresses[0][1])
+        return runner
 
     @property
     def port(self) -> int:
-        return int(self._server.socket.getsockname()[1])
+        return self._port
 
     @property
     def base_url(self) -> str:
         return f"http://{self.config.host}:{self.port}"
 
     def stop(self) -> SuiteResult:
-        server, self._server = self._server, None
-        if server is not None:
-
-            def close_connections() -> None:  # in the server's loop: no socket closes under select
-                for channel in list(server._map.values()):
-                    if isinstance(channel, HTTPChannel):
-                        channel.handle_close()
-                    elif channel is not server.trigger:
-                        channel.close()  # the listening socket
-
-            # The connections and the listener first; the wake-up trigger only once the
-            # worker threads are done (they pull it to hand answers to the loop).
-            try:
-                server.trigger.pull_trigger(close_connections)
-            except OSError:
-                # The trigger's pipe is gone (its read end saw end-of-file and closed it), as
-                # the mock's stop() knows: a new one, which the loop takes up at its next turn.
-                server.trigger = trigger(server._map)
-                server.trigger.pull_trigger(close_connections)
-            server.task_dispatcher.shutdown(timeout=5)
-            with contextlib.suppress(OSError):
-                server.trigger.pull_trigger(server.trigger.close)
-            if self._thread is not None:
-                self._thread.join(timeout=5)
+        stop_serving, self._stop_serving = self._stop_serving, None
+        if stop_serving is not None:
+            stop_serving()
+        if self._thread is not None:
+            self._thread.join(timeout=STOP_SECONDS * 2)
+            self._thread = None
         if self.result is None:
             self.app.close()  # what waits to be judged is judged before the reports
             self.result = self.judge.finish()

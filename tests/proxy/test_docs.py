@@ -128,27 +128,27 @@ def test_every_flag_is_documented_with_its_default() -> None:
         ("--fail-on-violation", "off"),
         ("--judge-inline", "off"),
         ("--record FILE", "none"),
-        ("--threads N", f"`{defaults.threads}`"),
+        ("--connections N", f"`{defaults.connections}`"),
         ("--fail-on-client", "off"),
     ):
         assert f"| `{flag}` | {default} |" in DOC, flag
 
 
-def test_the_help_gives_the_threads_default_and_zero_threads_is_refused_at_start() -> None:
+def test_the_help_gives_the_connections_default_and_zero_is_refused_at_start() -> None:
     """The CLI leaves the default to ProxyConfig (it does not import the proxy to build its
     help), so the help's figure is checked against it here."""
     command = [sys.executable, "-m", "letta_contract_kit.contract_tests", "proxy"]
     shown = subprocess.run([*command, "--help"], capture_output=True, text=True, check=True)
-    threads = ProxyConfig(upstream="http://x").threads
-    assert f"(default: {threads})" in " ".join(shown.stdout.split())
+    connections = ProxyConfig(upstream="http://x").connections
+    assert f"(default: {connections})" in " ".join(shown.stdout.split())
     refused = subprocess.run(
-        [*command, "--upstream", "http://127.0.0.1:9", "--threads", "0"],
+        [*command, "--upstream", "http://127.0.0.1:9", "--connections", "0"],
         capture_output=True,
         text=True,
         check=False,
     )
     assert refused.returncode == 2
-    assert "error: the proxy needs at least 1 thread, not 0" in refused.stderr
+    assert "error: the proxy needs at least 1 upstream connection, not 0" in refused.stderr
 
 
 def test_every_field_of_the_cassette_line_is_documented() -> None:

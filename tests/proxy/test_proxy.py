@@ -32,7 +32,7 @@ from suite.broken import (
     status_goes_back,
 )
 
-from letta_contract_kit.contract_tests.proxy import ProxyConfig, ProxyServer, server
+from letta_contract_kit.contract_tests.proxy import ProxyConfig, ProxyServer, forwarder, server
 from letta_contract_kit.contract_tests.proxy.judge import Traffic, TrafficJudge
 from letta_contract_kit.mockserver import MockServer
 from letta_contract_kit.schemas import validator
@@ -288,11 +288,12 @@ def test_an_upstream_that_breaks_off_mid_body_is_cut_short_as_it_was() -> None:
     assert judged.status_code == 502  # a judged answer is read whole before it goes out
 
 
-def test_as_many_exchanges_as_the_proxy_has_threads_are_in_flight_at_once() -> None:
-    """Each exchange holds a thread of the proxy while the upstream takes its time (a real
-    server takes 0.1-0.2 s over the async POST): the upstream here answers none of them until
-    all have arrived, so every answer is a 200 only if the proxy forwarded them all at once."""
-    at_once = server.DEFAULT_THREADS
+def test_as_many_exchanges_as_the_proxy_has_connections_are_in_flight_at_once() -> None:
+    """Each exchange holds a connection of the proxy to the upstream while the upstream takes
+    its time (a real server takes 0.1-0.2 s over the async POST): the upstream here answers
+    none of them until all have arrived, so every answer is a 200 only if the proxy
+    forwarded them all at once."""
+    at_once = server.DEFAULT_CONNECTIONS
     arrived = threading.Barrier(at_once, timeout=60)  # a guard against a hang, not a measure
 
     def upstream(environ: Environ, start_response: Callable[..., Any]) -> list[bytes]:
@@ -340,11 +341,11 @@ def test_a_post_the_upstream_hung_up_on_is_not_sent_again() -> None:
     assert answer.status_code == 502 and seen == [1]
 
 
-@pytest.mark.parametrize("idle_reuse", [server.IDLE_REUSE_SECONDS, -1.0], ids=["kept", "idle"])
+@pytest.mark.parametrize("idle_reuse", [forwarder.IDLE_REUSE_SECONDS, 0.0], ids=["kept", "idle"])
 def test_a_connection_idle_too_long_is_not_reused(
     idle_reuse: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(server, "IDLE_REUSE_SECONDS", idle_reuse)
+    monkeypatch.setattr(forwarder, "IDLE_REUSE_SECONDS", idle_reuse)
     with (
         raw_upstream(lambda *_: OK, close_after=False) as (upstream, seen),
         proxied(upstream) as proxy,
