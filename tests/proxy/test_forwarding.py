@@ -55,6 +55,18 @@ def recording_upstream() -> Iterator[tuple[str, list[bytes]]]:
         thread.join(timeout=GUARD_SECONDS)
 
 
+def exchange(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), GUARD_SECONDS) as connection:
+        connection.sendall(request)
+        answer = b""
+        while not answer.endswith(BODY):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
 def test_the_request_goes_on_as_sent_and_the_answer_comes_back_as_answered() -> None:
     request = (
         b"POST /v1/echo/%7Ea%2Fb?q=%20x&q=y HTTP/1.1\r\n"
@@ -68,14 +80,7 @@ def test_the_request_goes_on_as_sent_and_the_answer_comes_back_as_answered() -> 
         b"Content-Length: 5\r\n\r\nhello"
     )
     with recording_upstream() as (upstream, seen), proxied(upstream) as proxy:
-        with socket.create_connection(("127.0.0.1", proxy.server.port), GUARD_SECONDS) as c:
-            c.sendall(request)
-            answer = b""
-            while not answer.endswith(BODY):
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                answer += chunk
+        answer = exchange(proxy.server.port, request)
     [arrived] = seen
     head, _, body = arrived.partition(b"\r\n\r\n")
     line, *headers = head.split(b"\r\n")
