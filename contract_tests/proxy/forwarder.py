@@ -30,7 +30,7 @@ IDLE_REUSE_SECONDS = 2.0
 # answering (a connection it had just closed as idle); never a POST or PATCH.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 NOT_ADDED = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
-MAX_HEADER_BYTES = 65_536  # a status line, or one header, of the upstream's answer
+MAX_ANSWER_LINE_BYTES = 65_536  # a status line, or one header, of the upstream's answer
 
 
 class Unreachable(Exception):
@@ -60,8 +60,8 @@ class Forwarder:
             auto_decompress=False,
             trust_env=False,
             skip_auto_headers=NOT_ADDED,
-            max_line_size=MAX_HEADER_BYTES,
-            max_field_size=MAX_HEADER_BYTES,
+            max_line_size=MAX_ANSWER_LINE_BYTES,
+            max_field_size=MAX_ANSWER_LINE_BYTES,
         )
 
     async def send(

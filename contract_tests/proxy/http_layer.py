@@ -21,6 +21,8 @@ from multidict import CIMultiDict
 
 from letta_contract_kit.contract_tests.proxy.headers import Headers
 
+MAX_HEAD_LINE_BYTES = 65_536  # a request line, or one header, of a client's request
+CLIENT_IDLE_SECONDS = 75.0  # a client's keep-alive connection idle this long is closed
 MAX_REQUEST_BYTES = 64 * 1024 * 1024  # a request body the proxy holds to judge and forward
 BODY_IDLE_SECONDS = 120.0  # a body that sends nothing for this long is answered 408
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"

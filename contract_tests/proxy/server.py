@@ -46,6 +46,8 @@ from letta_contract_kit.contract_tests.proxy.headers import (
     shown,
 )
 from letta_contract_kit.contract_tests.proxy.http_layer import (
+    CLIENT_IDLE_SECONDS,
+    MAX_HEAD_LINE_BYTES,
     JsonErrorServer,
     Refused,
     own_answer,
@@ -66,8 +68,6 @@ VIA = ("Via", "1.1 letta-contract-proxy")  # on every answer forwarded (RFC 9110
 # requests wait for a free one.
 DEFAULT_CONNECTIONS = 100
 MAX_JUDGED_BYTES = 4 * 1024 * 1024  # a longer answer is passed through, not judged
-MAX_HEADER_BYTES = 65_536  # a request line, or one header, of a client's request
-CLIENT_IDLE_SECONDS = 75.0  # a client's keep-alive connection idle this long is closed
 STOP_SECONDS = 5.0  # on stop, exchanges in flight get this long to end
 # What reading the upstream's answer, or writing to the client, raises when a connection
 # breaks (a read timeout is a TimeoutError, an OSError).
@@ -538,8 +538,8 @@ class ProxyServer:
             self.app,
             access_log=None,
             keepalive_timeout=CLIENT_IDLE_SECONDS,
-            max_line_size=MAX_HEADER_BYTES,
-            max_field_size=MAX_HEADER_BYTES,
+            max_line_size=MAX_HEAD_LINE_BYTES,
+            max_field_size=MAX_HEAD_LINE_BYTES,
         )
         runner = web.ServerRunner(server, shutdown_timeout=STOP_SECONDS)
         await runner.setup()
