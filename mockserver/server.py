@@ -3,6 +3,7 @@ with waitress (the default) or Granian."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.request
@@ -10,7 +11,9 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
+from waitress import wasyncore
 from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer
 from waitress.trigger import trigger
 
 from letta_contract_kit.mockserver.app import create_app
@@ -31,6 +34,7 @@ READY_TIMEOUT = 5.0
 # Seconds the server's loop waits in select() when nothing happens: a whole number, as waitress
 # reads it (a fraction becomes 0, and the loop spins a core while idle). stop() wakes it.
 LOOP_TIMEOUT = 1
+STOP_SECONDS = 1.0  # on stop, requests in flight get this long to end
 
 
 class MockServer:
@@ -93,24 +97,31 @@ class MockServer:
         if server is None:
             return
 
-        def close_everything() -> None:
+        def close_connections() -> None:
             # Runs inside the server's loop thread, so no socket is closed under its select().
             for channel in list(server._map.values()):
                 if isinstance(channel, HTTPChannel):
                     channel.handle_close()
-                else:  # the listening socket and the wake-up trigger
+                elif isinstance(channel, BaseWSGIServer):  # a listening socket, not the trigger
+                    wasyncore.dispatcher.close(channel)  # (waitress' close() closes both)
+                elif channel is not server.trigger:
                     channel.close()
 
+        # The connections and the listener first; the wake-up trigger only once the request
+        # threads are done: a thread that ends its request pulls it (to hand the answer to the
+        # loop), and a closed trigger would make that an error in the log.
         try:
-            server.trigger.pull_trigger(close_everything)
+            server.trigger.pull_trigger(close_connections)
         except OSError:
             # The trigger's pipe is gone (its read end saw end-of-file and closed it): give the
             # loop a new one, which it takes up at its next turn (within LOOP_TIMEOUT).
             server.trigger = trigger(server._map)
-            server.trigger.pull_trigger(close_everything)
+            server.trigger.pull_trigger(close_connections)
+        server.task_dispatcher.shutdown(timeout=STOP_SECONDS)
+        with contextlib.suppress(OSError):
+            server.trigger.pull_trigger(server.trigger.close)  # the loop ends: its map is empty
         if self._thread is not None:
             self._thread.join(timeout=5)
-        server.task_dispatcher.shutdown(timeout=1)
         if self.service is not None:
             self.service.close()
 
