@@ -6,10 +6,14 @@ hop-by-hop ones left out) and the answer as the upstream sent it, byte for byte,
 from __future__ import annotations
 
 import gzip
+import json
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+from letta_contract_kit.contract_tests.proxy import server
 
 from .conftest import proxied
 
@@ -29,8 +33,11 @@ ANSWER = (
 
 
 @contextmanager
-def recording_upstream() -> Iterator[tuple[str, list[bytes]]]:
-    """A loopback server that keeps each request as it arrived and answers ``ANSWER``."""
+def recording_upstream(
+    answer: bytes = ANSWER, body_ends: bytes = b"hello"
+) -> Iterator[tuple[str, list[bytes]]]:
+    """A loopback server that keeps the request of its one connection as it arrived (up to
+    a body ending with ``body_ends``) and sends ``answer``."""
     listener = socket.create_server(("127.0.0.1", 0))
     seen: list[bytes] = []
 
@@ -38,13 +45,13 @@ def recording_upstream() -> Iterator[tuple[str, list[bytes]]]:
         connection, _ = listener.accept()
         with connection:
             data = b""
-            while b"\r\n\r\n" not in data or not data.endswith(b"hello"):
+            while b"\r\n\r\n" not in data or not data.endswith(body_ends):
                 chunk = connection.recv(65536)
                 if not chunk:
                     break
                 data += chunk
             seen.append(data)
-            connection.sendall(ANSWER)
+            connection.sendall(answer)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -55,11 +62,11 @@ def recording_upstream() -> Iterator[tuple[str, list[bytes]]]:
         thread.join(timeout=GUARD_SECONDS)
 
 
-def exchange(port: int, request: bytes) -> bytes:
+def exchange(port: int, request: bytes, ends: bytes = BODY) -> bytes:
     with socket.create_connection(("127.0.0.1", port), GUARD_SECONDS) as connection:
         connection.sendall(request)
         answer = b""
-        while not answer.endswith(BODY):
+        while not answer.endswith(ends):
             chunk = connection.recv(65536)
             if not chunk:
                 break
@@ -108,3 +115,25 @@ def test_the_request_goes_on_as_sent_and_the_answer_comes_back_as_answered() -> 
     ):
         assert kept in answer_headers, kept
     assert not [h for h in answer_headers if h.lower().startswith(b"x-upstream-hop")]
+
+
+def test_an_answer_of_a_contract_route_over_4_mib_is_passed_through_whole_unjudged(
+    tmp_path: Path,
+) -> None:
+    large = b'{"id": "' + b"x" * (server.MAX_JUDGED_BYTES + 10) + b'"}'
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(large)).encode() + b"\r\n\r\n" + large
+    )
+    run = "/v1/runs/run-123e4567-e89b-42d3-8456-426614174000"
+    cassette = tmp_path / "c.jsonl"
+    with (
+        recording_upstream(answer, body_ends=b"") as (upstream, _),
+        proxied(upstream, record=str(cassette)) as proxy,
+    ):
+        got = exchange(proxy.server.port, f"GET {run} HTTP/1.1\r\nHost: p\r\n\r\n".encode(), large)
+    assert got.partition(b"\r\n\r\n")[2] == large
+    assert f"#1 GET {run}: answer over 4 MiB, not judged" in proxy.log.getvalue()
+    assert proxy.result.cases == 0
+    [line] = [json.loads(text) for text in cassette.read_text().splitlines()]
+    assert line["response"]["body"]["truncated"] is True
