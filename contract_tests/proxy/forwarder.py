@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import ssl
+from collections.abc import AsyncIterator
 
 import aiohttp
 import certifi
@@ -65,12 +66,15 @@ class Forwarder:
         )
 
     async def send(
-        self, method: str, target: str, headers: Headers, body: bytes
+        self, method: str, target: str, headers: Headers, body: bytes | AsyncIterator[bytes]
     ) -> aiohttp.ClientResponse:
-        """Send one request; the answer is returned with its body unread.
+        """Send one request; the answer is returned with its body unread. A body that is
+        streamed (an iterator) is sent as it comes, with the ``Content-Length`` in
+        ``headers`` if there is one (else chunked), and never sent twice.
 
         Raises Unreachable, NoAnswer, or ValueError (a header aiohttp will not send)."""
         url = URL(self.upstream.origin + target, encoded=True)
+        again = isinstance(body, bytes) and method.upper() in IDEMPOTENT
         for attempt in (1, 2):
             try:
                 return await self.session.request(
@@ -83,7 +87,7 @@ class Forwarder:
             except aiohttp.SocketTimeoutError as exc:
                 raise NoAnswer(str(exc)) from exc
             except (aiohttp.ClientError, OSError) as exc:
-                if attempt == 2 or method.upper() not in IDEMPOTENT or not closed_unanswered(exc):
+                if attempt == 2 or not again or not closed_unanswered(exc):
                     raise Unreachable(reason(exc)) from exc
         raise AssertionError("unreachable")
 

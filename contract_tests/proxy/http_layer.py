@@ -3,9 +3,10 @@ aiohttp's server with its errors answered as JSON.
 
 Every answer the proxy gives itself, rather than forwards, is ``{"detail": ...}`` (JSON) and
 says what is wrong: a request aiohttp's parser refuses (broken framing, an oversized head),
-a body over ``MAX_REQUEST_BYTES`` (413, on its announcement when it is announced) or one that
-stops arriving for ``BODY_IDLE_SECONDS`` (408), as well as the 400/502/504 of
-:mod:`.server`. A client's mistake is not logged: it is answered.
+a body the proxy judges over ``MAX_REQUEST_BYTES`` (413, on its announcement when it is
+announced), a body that stops arriving for ``BODY_IDLE_SECONDS`` (408), as well as the
+400/502/504 of :mod:`.server`. A client's mistake is not logged: it is answered. Bodies of
+routes outside the contract are not held: they are streamed on as they arrive.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import http
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +25,7 @@ from letta_contract_kit.contract_tests.proxy.headers import Headers
 
 MAX_HEAD_LINE_BYTES = 65_536  # a request line, or one header, of a client's request
 CLIENT_IDLE_SECONDS = 75.0  # a client's keep-alive connection idle this long is closed
-MAX_REQUEST_BYTES = 64 * 1024 * 1024  # a request body the proxy holds to judge and forward
+MAX_REQUEST_BYTES = 64 * 1024 * 1024  # a request body the proxy holds to judge it
 BODY_IDLE_SECONDS = 120.0  # a body that sends nothing for this long is answered 408
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -49,16 +51,52 @@ class Refused(Exception):
 
 
 async def read_body(request: web.BaseRequest) -> bytes:
-    """The request's body, whole; Refused (413, 408, 400) when it is too long, stops coming
-    or is cut short. ``Expect: 100-continue`` is answered once the announced length is
-    within the limit."""
+    """The request's body, whole (a body the proxy judges); Refused (413, 408, 400) when it
+    is too long, stops coming or is cut short. ``Expect: 100-continue`` is answered once the
+    announced length is within the limit."""
     announced = request.content_length
     if announced is not None and announced > MAX_REQUEST_BYTES:
         raise Refused(413, f"the request body of {announced} bytes is over {_limit()}")
-    if request.headers.get("Expect", "").lower() == "100-continue" and request.version >= (1, 1):
-        await request.writer.write(CONTINUE)
+    await _continue(request)
     chunks: list[bytes] = []
     size = 0
+    async for chunk in _arriving(request):
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES:
+            raise Refused(413, f"the request body is over {_limit()}")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class StreamedBody:
+    """A request body sent on as it arrives, with no limit: its first ``keep`` bytes are kept
+    (for the cassette), and ``refused`` says why it stopped, if it did (408, 400)."""
+
+    def __init__(self, request: web.BaseRequest, keep: int) -> None:
+        self.request = request
+        self.keep = keep
+        self.kept = bytearray()
+        self.refused: Refused | None = None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        await _continue(self.request)
+        try:
+            async for chunk in _arriving(self.request):
+                if len(self.kept) < self.keep:
+                    self.kept.extend(chunk[: self.keep - len(self.kept)])
+                yield chunk
+        except Refused as exc:
+            self.refused = exc
+            raise
+
+
+async def _continue(request: web.BaseRequest) -> None:
+    if request.headers.get("Expect", "").lower() == "100-continue" and request.version >= (1, 1):
+        await request.writer.write(CONTINUE)
+
+
+async def _arriving(request: web.BaseRequest) -> AsyncIterator[bytes]:
+    """The body's chunks as they come; Refused when it stops coming or is cut short."""
     while True:
         try:
             async with asyncio.timeout(BODY_IDLE_SECONDS):
@@ -72,11 +110,8 @@ async def read_body(request: web.BaseRequest) -> bytes:
         except OSError as exc:
             raise Refused(400, f"the request body was cut short: {exc}") from exc
         if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > MAX_REQUEST_BYTES:
-            raise Refused(413, f"the request body is over {_limit()}")
-        chunks.append(chunk)
+            return
+        yield chunk
 
 
 def _limit() -> str:

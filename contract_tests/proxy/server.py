@@ -17,8 +17,8 @@ import signal
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import FrameType, TracebackType
 from typing import TextIO
@@ -50,6 +50,7 @@ from letta_contract_kit.contract_tests.proxy.http_layer import (
     MAX_HEAD_LINE_BYTES,
     JsonErrorServer,
     Refused,
+    StreamedBody,
     own_answer,
     own_response,
     read_body,
@@ -159,6 +160,20 @@ class Forwarded:
         return len(self.body) + len(answer)
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """What goes upstream for one exchange: the target as read on the upstream, the decoded
+    path and whether the proxy judges its route, the headers, and the body (whole, or
+    streamed as it arrives)."""
+
+    target: str
+    path: str
+    judged: bool
+    headers: Headers
+    body: bytes | AsyncIterator[bytes]
+    streamed: StreamedBody | None = None
+
+
 class ForwardingApp:
     """The request handler: forward, answer, and judge and record (before answering, or in
     the background judge's thread). :meth:`open` and :meth:`aclose` run in the loop."""
@@ -201,26 +216,42 @@ class ForwardingApp:
         origin_form = target.startswith("/") and "#" not in target
         sent = self.upstream.target_for(target) if origin_form else None
         url = self.upstream.origin + (sent or "")
-        refused: Refused | None = None
-        try:
-            body = await read_body(request)
-        except Refused as exc:
-            body, refused = b"", exc
-        seen = Forwarded(seq, when, started, method, raw_path, query, url, forward, body)
-        if refused is not None:
-            response = self._own(seen, refused.status, refused.detail)
-            response.force_close()  # the rest of the body is not read
-            return response
+        seen = Forwarded(seq, when, started, method, raw_path, query, url, forward, b"")
         if not origin_form:
             return self._own(
                 seen, 400, f"the proxy forwards origin-form targets (/path?query) only: {target!r}"
             )
         if sent is None:
             return self._own(seen, 400, f"the target {target!r} does not stay on the upstream")
+        path = unquote(raw_path)
+        judged = route_of(method, path) is not None
+        if judged or not request.body_exists:
+            try:
+                seen = replace(seen, body=await read_body(request))
+            except Refused as refused:
+                return self._refused(seen, refused)
+            outgoing = Outgoing(sent, path, judged, forward, seen.body)
+            return await self._forwarded(request, seen, outgoing)
+        # Outside the contract: the body goes on as it arrives, with the length announced.
+        streamed = StreamedBody(request, keep=cassette.MAX_BODY_BYTES + 1)
+        length = request.content_length
+        announced = forward if length is None else [*forward, ("Content-Length", str(length))]
+        outgoing = Outgoing(sent, path, judged, announced, streamed.chunks(), streamed)
+        return await self._forwarded(request, seen, outgoing)
+
+    async def _forwarded(
+        self, request: web.BaseRequest, seen: Forwarded, outgoing: Outgoing
+    ) -> web.StreamResponse:
+        """Send the request on and give back the answer (or the proxy's own)."""
         assert self.forwarder is not None, "open() runs before the first request"
+        streamed = outgoing.streamed
         try:
-            raw = await self.forwarder.send(method, sent, forward, body)
+            raw = await self.forwarder.send(
+                seen.method, outgoing.target, outgoing.headers, outgoing.body
+            )
         except Unreachable as exc:
+            if streamed is not None and streamed.refused is not None:  # the client's doing
+                return self._refused(replace(seen, body=bytes(streamed.kept)), streamed.refused)
             if not self._unreachable_said:
                 self._unreachable_said = True
                 self.log.line(f"error: cannot reach upstream {self.upstream.base}: {exc}")
@@ -231,8 +262,10 @@ class ForwardingApp:
             )
         except ValueError as exc:  # aiohttp refuses to send it (a header value, ...)
             return self._own(seen, 400, f"the proxy cannot forward this request: {exc}")
+        if streamed is not None:
+            seen = replace(seen, body=bytes(streamed.kept))
         try:
-            return await self._answered(request, raw, seen)
+            return await self._answered(request, raw, seen, outgoing)
         finally:
             raw.release()  # a no-op once read whole or closed
 
@@ -241,11 +274,12 @@ class ForwardingApp:
         request: web.BaseRequest,
         raw: aiohttp.ClientResponse,
         seen: Forwarded,
+        outgoing: Outgoing,
     ) -> web.StreamResponse:
         returned = end_to_end(list(raw.headers.items()))
         status = raw.status
-        path = unquote(seen.raw_path)
-        if route_of(seen.method, path) is None:
+        path = outgoing.path
+        if not outgoing.judged:
             return await self._streamed(request, raw, seen, returned)
         try:
             data = await _read_at_most(raw, MAX_JUDGED_BYTES + 1)
@@ -270,6 +304,12 @@ class ForwardingApp:
         return web.Response(
             status=status, reason=_reason(status, raw.reason), body=data, headers=answer
         )
+
+    def _refused(self, seen: Forwarded, refused: Refused) -> web.Response:
+        """The proxy's answer to a body it does not take; the rest of the body is not read."""
+        response = self._own(seen, refused.status, refused.detail)
+        response.force_close()
+        return response
 
     def _own(self, seen: Forwarded, status: int, detail: str) -> web.Response:
         """An answer of the proxy's own, recorded as such."""

@@ -1,7 +1,7 @@
 """What crosses the proxy: the request as the client sent it (its target not re-quoted, its
 headers in their order and case, nothing added but ``Host`` and ``Content-Length``, the
-hop-by-hop ones left out) and the answer as the upstream sent it, byte for byte, with
-``Via`` added."""
+hop-by-hop ones left out; a body outside the contract streamed on as it comes) and the
+answer as the upstream sent it, byte for byte, with ``Via`` added."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from letta_contract_kit.contract_tests.proxy import server
+import pytest
+
+from letta_contract_kit.contract_tests.proxy import cassette, http_layer, server
 
 from .conftest import proxied
 
@@ -137,3 +139,42 @@ def test_an_answer_of_a_contract_route_over_4_mib_is_passed_through_whole_unjudg
     assert proxy.result.cases == 0
     [line] = [json.loads(text) for text in cassette.read_text().splitlines()]
     assert line["response"]["body"]["truncated"] is True
+
+
+def test_a_body_outside_the_contract_is_streamed_on_with_its_length_and_no_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload to a route the proxy does not judge is not held (the limit for bodies it
+    judges does not apply); the cassette keeps its first 4 MiB."""
+    monkeypatch.setattr(http_layer, "MAX_REQUEST_BYTES", 1024)
+    upload = b"u" * (cassette.MAX_BODY_BYTES + 1000) + b"END"
+    head = f"PUT /v1/sources/upload HTTP/1.1\r\nHost: p\r\nContent-Length: {len(upload)}\r\n\r\n"
+    recorded = tmp_path / "c.jsonl"
+    with (
+        recording_upstream(body_ends=b"END") as (upstream, seen),
+        proxied(upstream, record=str(recorded)) as proxy,
+    ):
+        answer = exchange(proxy.server.port, head.encode() + upload)
+    assert answer.startswith(b"HTTP/1.1 200 Fine")
+    [arrived] = seen
+    arrived_head, _, arrived_body = arrived.partition(b"\r\n\r\n")
+    assert f"Content-Length: {len(upload)}".encode() in arrived_head.split(b"\r\n")
+    assert b"Transfer-Encoding" not in arrived_head and arrived_body == upload
+    [line] = [json.loads(text) for text in recorded.read_text().splitlines()]
+    assert line["request"]["body"]["truncated"] is True
+    assert len(line["request"]["body"]["text"]) == cassette.MAX_BODY_BYTES
+
+
+def test_a_chunked_body_outside_the_contract_goes_on_chunked() -> None:
+    chunks = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    head = b"POST /v1/echo HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with (
+        recording_upstream(body_ends=b"0\r\n\r\n") as (upstream, seen),
+        proxied(upstream) as proxy,
+    ):
+        answer = exchange(proxy.server.port, head + chunks)
+    assert answer.startswith(b"HTTP/1.1 200 Fine")
+    [arrived] = seen
+    arrived_head, _, arrived_body = arrived.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in arrived_head.split(b"\r\n")
+    assert b"".join(arrived_body.split(b"\r\n")[1::2]) == b"hello world"

@@ -21,6 +21,10 @@ from .conftest import AUTH, Proxied, proxied
 GUARD_SECONDS = 10  # against a hang, not a measure
 HEALTH = b"GET /v1/health/ HTTP/1.1\r\nHost: proxy\r\n\r\n"
 POST_HEAD = b"POST /v1/echo HTTP/1.1\r\nHost: proxy\r\nContent-Type: application/json\r\n"
+# A route the proxy judges, so it holds the body whole (others it streams on as it comes).
+JUDGED_HEAD = POST_HEAD.replace(
+    b"/v1/echo", b"/v1/agents/agent-123e4567-e89b-42d3-8456-426614174000/messages/async"
+)
 
 
 @pytest.fixture(scope="module")
@@ -130,39 +134,41 @@ def test_a_request_broken_anywhere_gets_an_answer_never_a_5xx_or_a_hang(
         assert 400 <= status < 500 and status_and_detail(answer)[1]
 
 
-def test_a_body_announced_over_the_limit_is_refused_413_before_it_is_sent(
+def test_a_judged_body_announced_over_the_limit_is_refused_413_before_it_is_sent(
     proxy: Proxied,
 ) -> None:
     too_long = http_layer.MAX_REQUEST_BYTES + 1
-    head = POST_HEAD + f"Content-Length: {too_long}\r\nExpect: 100-continue\r\n\r\n".encode()
+    head = JUDGED_HEAD + f"Content-Length: {too_long}\r\nExpect: 100-continue\r\n\r\n".encode()
     answer = exchange(proxy.server.port, head)
     assert not answer.startswith(b"HTTP/1.1 100 "), "no 100 Continue for a body refused"
     status, detail = status_and_detail(answer)
     assert status == 413 and f"of {too_long} bytes is over the proxy's limit of 64 MiB" in detail
 
 
-def test_a_chunked_body_that_grows_over_the_limit_is_refused_413(
+def test_a_judged_chunked_body_that_grows_over_the_limit_is_refused_413(
     upstream: MockServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(http_layer, "MAX_REQUEST_BYTES", 1024)
     chunk = b"400\r\n" + b"a" * 1024 + b"\r\n"
     with proxied(upstream.base_url) as proxy:
         answer = exchange(
-            proxy.server.port, POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunk * 2
+            proxy.server.port, JUDGED_HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunk * 2
         )
     status, detail = status_and_detail(answer)
     assert status == 413 and "the request body is over" in detail
 
 
+@pytest.mark.parametrize("head", [JUDGED_HEAD, POST_HEAD], ids=["judged", "streamed"])
 def test_a_body_that_stops_arriving_is_answered_408(
-    upstream: MockServer, monkeypatch: pytest.MonkeyPatch
+    upstream: MockServer, monkeypatch: pytest.MonkeyPatch, head: bytes
 ) -> None:
     """A chunk announced as 4 GiB, of which three bytes come: the proxy does not wait for
-    the rest for longer than ``BODY_IDLE_SECONDS`` (made short here)."""
+    the rest for longer than ``BODY_IDLE_SECONDS`` (made short here), whether it holds the
+    body or streams it on."""
     monkeypatch.setattr(http_layer, "BODY_IDLE_SECONDS", 0.2)
-    head = POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\nabc"
     with proxied(upstream.base_url) as proxy:
-        status, detail = status_and_detail(exchange(proxy.server.port, head))
+        sent = head + b"Transfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\nabc"
+        status, detail = status_and_detail(exchange(proxy.server.port, sent))
     assert status == 408 and "the request body stopped arriving" in detail
 
 
