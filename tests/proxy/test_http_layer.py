@@ -13,7 +13,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from letta_contract_kit.contract_tests.proxy import http_layer
+from letta_contract_kit.contract_tests.proxy import http_layer, server
 from letta_contract_kit.mockserver import MockServer
 
 from .conftest import AUTH, Proxied, proxied
@@ -183,3 +183,19 @@ def test_expect_100_continue_is_answered_and_the_body_then_forwarded(proxy: Prox
         while not complete(answer):
             answer += c.recv(65536)
     assert answer.startswith(b"HTTP/1.1 200 ") and b"Via: 1.1 letta-contract-proxy" in answer
+
+
+def test_a_defect_of_the_proxy_is_answered_500_with_a_json_detail_and_logged(
+    upstream: MockServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The one 5xx the proxy gives for a request it was asked to forward: its own bug."""
+
+    async def broken(*args: object) -> None:
+        raise RuntimeError("a bug of the proxy's")
+
+    monkeypatch.setattr(server.ForwardingApp, "_forwarded", broken)
+    with proxied(upstream.base_url) as proxy:
+        answer = requests.get(f"{proxy.url}/v1/health/", headers=AUTH)
+    assert answer.status_code == 500
+    assert "a defect of the proxy's; please report it" in answer.json()["detail"]
+    assert any("a bug of the proxy's" in (r.exc_text or "") for r in caplog.records)
