@@ -482,9 +482,6 @@ class ForwardingApp:
                     f"{self.queue.max_bytes // 2**20} MiB, were waiting to be judged)"
                 )
 
-    def close(self) -> None:
-        self.drain()
-
 
 class ProxyServer:
     """The proxy on a real socket, its event loop in a thread; ``stop()`` judges the runs
@@ -608,7 +605,7 @@ class ProxyServer:
             self._thread.join(timeout=STOP_SECONDS * 2)
             self._thread = None
         if self.result is None:
-            self.app.close()  # what waits to be judged is judged before the reports
+            self.app.drain()  # what waits to be judged is judged before the reports
             self.result = self.judge.finish()
             if self.recorder is not None:
                 self.recorder.close()
@@ -636,7 +633,7 @@ def run_proxy(config: ProxyConfig, stream: TextIO | None = None) -> int:
         proxy.start()
     except (ValueError, OSError) as exc:
         if proxy is not None:
-            proxy.app.close()  # its judge's thread
+            proxy.app.drain()  # stops its judge's thread
         ProxyLog(stream).line(f"error: {exc}")
         return 2
     stop = threading.Event()
