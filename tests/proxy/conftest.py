@@ -1,14 +1,17 @@
-"""The proxy in process, in front of the mock (or of a mock broken on purpose)."""
+"""The proxy in process, in front of the mock (or of a mock broken on purpose), and a raw
+socket to talk to it byte for byte."""
 
 from __future__ import annotations
 
 import io
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from letta_contract_kit.contract_tests.proxy import ProxyConfig, ProxyServer
 
+GUARD_SECONDS = 10  # against a hang, not a measure
 TOKEN = "sk-proxy-test-9f8e7d6c5b4a"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -39,3 +42,30 @@ def proxied(upstream: str, **options: Any) -> Iterator[Proxied]:
         yield Proxied(server, log)
     finally:
         server.stop()
+
+
+def exchange(port: int, data: bytes, *, half_close: bool = False) -> bytes:
+    """Send ``data`` on a new connection; what came back until the proxy closed it or one
+    answer was complete."""
+    with socket.create_connection(("127.0.0.1", port), timeout=GUARD_SECONDS) as connection:
+        connection.sendall(data)
+        if half_close:
+            connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while not complete(answer):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def complete(answer: bytes) -> bool:
+    head, found, body = answer.partition(b"\r\n\r\n")
+    if not found or head.startswith(b"HTTP/1.1 100 "):
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False

@@ -17,9 +17,8 @@ import pytest
 
 from letta_contract_kit.contract_tests.proxy import cassette, http_layer, server
 
-from .conftest import proxied
+from .conftest import GUARD_SECONDS, exchange, proxied
 
-GUARD_SECONDS = 10  # against a hang, not a measure
 BODY = gzip.compress(b'{"status": "ok"}')
 ANSWER = (
     b"HTTP/1.1 200 Fine\r\n"
@@ -62,18 +61,6 @@ def recording_upstream(
     finally:
         listener.close()
         thread.join(timeout=GUARD_SECONDS)
-
-
-def exchange(port: int, request: bytes, ends: bytes = BODY) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), GUARD_SECONDS) as connection:
-        connection.sendall(request)
-        answer = b""
-        while not answer.endswith(ends):
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
-    return answer
 
 
 def test_the_request_goes_on_as_sent_and_the_answer_comes_back_as_answered() -> None:
@@ -133,7 +120,7 @@ def test_an_answer_of_a_contract_route_over_4_mib_is_passed_through_whole_unjudg
         recording_upstream(answer, body_ends=b"") as (upstream, _),
         proxied(upstream, record=str(cassette)) as proxy,
     ):
-        got = exchange(proxy.server.port, f"GET {run} HTTP/1.1\r\nHost: p\r\n\r\n".encode(), large)
+        got = exchange(proxy.server.port, f"GET {run} HTTP/1.1\r\nHost: p\r\n\r\n".encode())
     assert got.partition(b"\r\n\r\n")[2] == large
     assert f"#1 GET {run}: answer over 4 MiB, not judged" in proxy.log.getvalue()
     assert proxy.result.cases == 0

@@ -16,9 +16,8 @@ from hypothesis import strategies as st
 from letta_contract_kit.contract_tests.proxy import http_layer, server
 from letta_contract_kit.mockserver import MockServer
 
-from .conftest import AUTH, Proxied, proxied
+from .conftest import AUTH, GUARD_SECONDS, Proxied, complete, exchange, proxied
 
-GUARD_SECONDS = 10  # against a hang, not a measure
 HEALTH = b"GET /v1/health/ HTTP/1.1\r\nHost: proxy\r\n\r\n"
 POST_HEAD = b"POST /v1/echo HTTP/1.1\r\nHost: proxy\r\nContent-Type: application/json\r\n"
 # A route the proxy judges, so it holds the body whole (others it streams on as it comes).
@@ -37,33 +36,6 @@ def upstream() -> Iterator[MockServer]:
 def proxy(upstream: MockServer) -> Iterator[Proxied]:
     with proxied(upstream.base_url) as running:
         yield running
-
-
-def exchange(port: int, data: bytes, *, half_close: bool = False) -> bytes:
-    """Send ``data`` on a new connection; what came back until the proxy closed it or one
-    answer was complete."""
-    with socket.create_connection(("127.0.0.1", port), timeout=GUARD_SECONDS) as connection:
-        connection.sendall(data)
-        if half_close:
-            connection.shutdown(socket.SHUT_WR)
-        answer = b""
-        while not complete(answer):
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
-    return answer
-
-
-def complete(answer: bytes) -> bool:
-    head, found, body = answer.partition(b"\r\n\r\n")
-    if not found or head.startswith(b"HTTP/1.1 100 "):
-        return False
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return len(body) >= int(value)
-    return False
 
 
 def status_and_detail(answer: bytes) -> tuple[int, str]:
