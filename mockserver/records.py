@@ -66,6 +66,13 @@ class RunRecord:
         return self.terminal and not self.resumes
 
     @property
+    def watched(self) -> bool:
+        """Whether something waits on the run's end: a callback URL. The sweep brings such a
+        run up to date when its plan ends it; a store may leave the others as they were
+        stored until someone reads them (``Store.sweep_due``)."""
+        return bool(self.run.get("callback_url"))
+
+    @property
     def duration_ns(self) -> int | None:
         if self.finished is None:
             return None

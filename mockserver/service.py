@@ -266,8 +266,13 @@ class MockService:
         )
 
     def _awaits_approval(self, agent_id: str) -> bool:
-        """Whether the agent's last run to end stopped to ask for an approval."""
-        ended = [r for r in self.store.runs(agent_id) if r.terminal]
+        """Whether the agent's last run to end stopped to ask for an approval (each run as
+        of now: a stored one may not have been brought up to date since its plan ended it)."""
+        now = self.clock.now()
+        records = self.store.runs(agent_id)
+        for record in records:  # copies, read only: the sweep and the reads save the runs
+            self.lifecycle.advance(record, now)
+        ended = [r for r in records if r.terminal]
         return bool(ended) and ended[-1].run["stop_reason"] == STOP_REASON.requires_approval
 
     def _refresh(self, record: RunRecord, polled: bool = False) -> bool:
@@ -288,7 +293,7 @@ class MockService:
         return [f for f in (self._after_end(record) for record in ended) if f is not None]
 
     def _after_end(self, record: RunRecord) -> Future[None] | None:
-        if record.run.get("callback_url"):
+        if record.watched:
             return self.callbacks.dispatch(record, self.clock.now, self._record_callback)
         return None
 
@@ -440,12 +445,13 @@ class MockService:
         return moved
 
     def sweep(self) -> int:
-        """Bring every run whose phase has run out up to date; returns how many ended."""
+        """Bring the runs whose plan has ended them up to date, at least those a callback
+        waits on (``Store.sweep_due``), and send their callbacks; returns how many ended."""
         if not self.store.has_due(self.clock.now()):  # most sweeps: nothing decoded, no wait
             return 0
         with self.store.transaction():
             ended = [
-                record for record in self.store.due_runs(self.clock.now()) if self._refresh(record)
+                record for record in self.store.sweep_due(self.clock.now()) if self._refresh(record)
             ]
         self._send_callbacks(ended)
         return len(ended)

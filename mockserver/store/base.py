@@ -74,6 +74,18 @@ def full_message(count: int, size: int, max_runs: int, max_bytes: int, adding: i
     )
 
 
+class _FindsDueRuns(Protocol):
+    def due_runs(self, now: float) -> list[RunRecord]: ...
+
+
+class SweepsEveryDueRun:
+    """``sweep_due`` for stores whose eviction reads the settled flag they keep beside each
+    run: the sweep brings every due run up to date, watched or not."""
+
+    def sweep_due(self: _FindsDueRuns, now: float) -> list[RunRecord]:
+        return self.due_runs(now)
+
+
 class Store(Protocol):
     """Runs, agents and a few shared settings (scenario queue, virtual time).
 
@@ -103,6 +115,13 @@ class Store(Protocol):
 
     def due_runs(self, now: float) -> list[RunRecord]:
         """The unsettled runs whose current phase ends by the clock at or before ``now``."""
+        ...
+
+    def sweep_due(self, now: float) -> list[RunRecord]:
+        """What the sweep must bring up to date at ``now``: of ``due_runs(now)``, at least the
+        watched runs (``RunRecord.watched``). A store may return only those and count the
+        others as settled from then on (evictable) without decoding them: such a run keeps
+        its stored state until it is read, and every read of a run brings it up to date."""
         ...
 
     def has_due(self, now: float) -> bool:

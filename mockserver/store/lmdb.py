@@ -44,6 +44,7 @@ from letta_contract_kit.mockserver.store.base import (
     MAX_STORE_BYTES,
     StoreFailed,
     StoreFull,
+    SweepsEveryDueRun,
     evictions,
 )
 
@@ -132,7 +133,7 @@ def _detach(environment: _Environment) -> None:
                 del _OPEN[environment.path]
 
 
-class LmdbStore:
+class LmdbStore(SweepsEveryDueRun):
     def __init__(
         self,
         path: str,

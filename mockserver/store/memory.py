@@ -32,10 +32,10 @@ class MemoryStore:
         # The runs that have not settled, with the moment their plan ends them (None: not by
         # the clock; see RunRecord.due), so neither the sweep nor eviction decodes the store.
         self._active: dict[str, float | None] = {}
-        # (moment, run id) for each moment put in ``_active``, a heap: the sweep looks at the
-        # runs that are due only, not at every active one. An entry whose moment is no longer
-        # its run's (the run settled, or its plan changed) is dropped when it comes up.
-        self._due: list[tuple[float, str]] = []
+        # (moment, run id, watched) for each moment put in ``_active``, a heap: the sweep looks
+        # at the runs that are due only, not at every active one. An entry whose moment is no
+        # longer its run's (the run settled, or its plan changed) is dropped when it comes up.
+        self._due: list[tuple[float, str, bool]] = []
         self._agents: dict[str, str] = {}
         self._settings: dict[str, str] = {}
         self._seq = 0
@@ -62,7 +62,7 @@ class MemoryStore:
         else:
             moment = record.due()
             if moment is not None and self._active.get(record.id) != moment:
-                heapq.heappush(self._due, (moment, record.id))
+                heapq.heappush(self._due, (moment, record.id, record.watched))
             self._active[record.id] = moment
 
     def _evict(self, adding: int) -> None:
@@ -95,23 +95,44 @@ class MemoryStore:
 
     def due_runs(self, now: float) -> list[RunRecord]:
         with self._lock:
-            heap, active = self._due, self._active
-            current: dict[str, float] = {}
-            while heap and heap[0][0] <= now:
-                moment, run_id = heapq.heappop(heap)
-                if active.get(run_id) == moment:
-                    current[run_id] = moment  # once, were it pushed twice
-            for run_id, moment in current.items():  # due until saved with a new moment
-                heapq.heappush(heap, (moment, run_id))
+            current = self._pop_due(now)
+            for run_id, (moment, watched) in current.items():  # due until saved anew
+                heapq.heappush(self._due, (moment, run_id, watched))
             due = [self._runs[run_id] for run_id in current]
-        records = [RunRecord.from_bytes(data) for data in due]
-        return sorted(records, key=lambda r: r.seq)  # in the order the runs were created
+        return _in_creation_order(due)
+
+    def sweep_due(self, now: float) -> list[RunRecord]:
+        """The watched runs that are due; the others are settled by their plan now, so they
+        leave ``_active`` (evictable) undecoded, and their first read brings them up to date.
+        Most runs have no callback: this is what spares the sweep a decode and an encode of
+        every run (a fifth of the CPU of the async send under load)."""
+        with self._lock:
+            current = self._pop_due(now)
+            watched: list[bytes] = []
+            for run_id, (moment, waited_on) in current.items():
+                if waited_on:
+                    heapq.heappush(self._due, (moment, run_id, True))
+                    watched.append(self._runs[run_id])
+                else:
+                    del self._active[run_id]
+        return _in_creation_order(watched)
+
+    def _pop_due(self, now: float) -> dict[str, tuple[float, bool]]:
+        """Take the current entries due by ``now`` off the heap (once each, were one pushed
+        twice), with the stale ones."""
+        heap, active = self._due, self._active
+        current: dict[str, tuple[float, bool]] = {}
+        while heap and heap[0][0] <= now:
+            moment, run_id, watched = heapq.heappop(heap)
+            if active.get(run_id) == moment:
+                current[run_id] = (moment, watched)
+        return current
 
     def has_due(self, now: float) -> bool:
         with self._lock:
             heap, active = self._due, self._active
             while heap and heap[0][0] <= now:
-                moment, run_id = heap[0]
+                moment, run_id, _ = heap[0]
                 if active.get(run_id) == moment:
                     return True
                 heapq.heappop(heap)  # no longer the run's moment
@@ -147,6 +168,10 @@ class MemoryStore:
 
     def close(self) -> None:
         return None
+
+
+def _in_creation_order(stored: list[bytes]) -> list[RunRecord]:
+    return sorted((RunRecord.from_bytes(data) for data in stored), key=lambda r: r.seq)
 
 
 class _Locked(AbstractContextManager[None]):

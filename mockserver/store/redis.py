@@ -55,6 +55,7 @@ from letta_contract_kit.mockserver.store.base import (
     CannotOpen,
     StoreFailed,
     StoreUnreachable,
+    SweepsEveryDueRun,
     evictions,
 )
 from letta_contract_kit.mockserver.store.redis_lock import LockWait, RedisLock
@@ -142,7 +143,7 @@ class _Pending:
         return self.agents if kind == "agents" else self.settings
 
 
-class RedisStore:
+class RedisStore(SweepsEveryDueRun):
     def __init__(
         self,
         url: str,

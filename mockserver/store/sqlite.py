@@ -19,6 +19,7 @@ from letta_contract_kit.mockserver.store.base import (
     MAX_STORE_BYTES,
     CannotOpen,
     StoreFailed,
+    SweepsEveryDueRun,
     evictions,
 )
 
@@ -62,7 +63,7 @@ class IncompatibleFile(ValueError):
     """The SQLite file was written by another version of the mock."""
 
 
-class SqliteStore:
+class SqliteStore(SweepsEveryDueRun):
     def __init__(self, path: str, max_runs: int = 10_000, max_bytes: int = MAX_STORE_BYTES) -> None:
         self.path = path
         self.max_runs = max_runs

@@ -530,6 +530,18 @@ def test_an_approval_runs_once_the_last_run_asked_for_one(compat: FlaskClient) -
     assert again is not None and again["metadata"]["error"].startswith("Cannot process")
 
 
+def test_an_approval_runs_once_the_last_run_asked_for_one_even_if_nobody_read_that_run(
+    make_client: MakeClient,
+) -> None:
+    client = make_client(profile=COMPAT_PROFILE, clock="virtual")
+    post_async(client, headers={"X-Letta-Mock-Scenario": "stop:requires_approval"})
+    client.post("/_mock/clock/advance", json={"seconds": 60})  # it ends unread
+    run_id = post_async(client, APPROVAL).get_json()["id"]
+    client.post("/_mock/clock/advance", json={"seconds": 60})
+    run = client.get(f"/v1/runs/{run_id}").get_json()
+    assert (run["status"], run["metadata"].get("error")) == ("completed", None)
+
+
 def test_a_zero_step_run_ignores_the_scenario_and_uses_nothing(compat: FlaskClient) -> None:
     for steps in (0, -1, "0", False):
         answer = post_async(

@@ -142,6 +142,34 @@ def test_virtual_clock_moves_runs_only_when_advanced_through_the_admin_api(
     assert done["total_duration_ns"] == 3_000_000_000
 
 
+# -- runs nobody reads: the sweep leaves them as stored, and every read brings them up to date
+
+
+def test_a_run_nobody_read_has_ended_by_its_plan_when_it_is_first_read(
+    make_client: Callable[..., FlaskClient],
+) -> None:
+    client = make_client(clock="virtual", timings=Timings(queued=1, running=2, slow_running=9))
+    run_ids = [post_async(client).get_json()["id"] for _ in range(3)]
+    client.post("/_mock/clock/advance", json={"seconds": 10})
+    listed = client.get("/v1/runs/", query_string={"statuses": "completed"}).get_json()
+    assert sorted(r["id"] for r in listed) == sorted(run_ids)
+    for run_id in run_ids:
+        run = client.get(f"/v1/runs/{run_id}").get_json()
+        assert (run["status"], run["total_duration_ns"]) == ("completed", 3_000_000_000)
+
+
+def test_runs_nobody_read_make_room_once_their_plan_has_ended_them(
+    make_client: Callable[..., FlaskClient],
+) -> None:
+    client = make_client(clock="virtual", max_runs=3)
+    first = [post_async(client).get_json()["id"] for _ in range(3)]
+    full = post_async(client)
+    assert full.status_code == 503 and "max_runs" in full.get_json()["detail"]  # none ended
+    client.post("/_mock/clock/advance", json={"seconds": 60})
+    assert all(post_async(client).status_code == 200 for _ in range(3))
+    assert [client.get(f"/v1/runs/{run_id}").status_code for run_id in first] == [404] * 3
+
+
 def test_advancing_a_clock_that_is_not_virtual_is_refused_with_a_reason(
     client: FlaskClient,
 ) -> None:

@@ -181,6 +181,45 @@ def test_due_runs_are_always_those_whose_plan_has_ended_in_creation_order(
             assert store.has_due(now) is bool(expected)
 
 
+def watched(n: int) -> RunRecord:
+    made = record(n, "running")
+    made.run["callback_url"] = "http://127.0.0.1:9/callback"
+    return made
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(kinds=st.lists(st.booleans(), min_size=1, max_size=8), now=st.floats(0, 4))
+def test_the_sweep_gets_every_due_run_a_callback_waits_on_and_only_due_runs(
+    make_store: Callable[..., Store], kinds: list[bool], now: float
+) -> None:
+    store = make_store(100)
+    store.clear()
+    runs = [watched(n) if waited_on else record(n, "running") for n, waited_on in enumerate(kinds)]
+    for run in runs:
+        store.add_run(run)
+    waited_on = {r.id for r in runs if r.watched}
+    due = [r.id for r in store.due_runs(now)]
+    swept = [r.id for r in store.sweep_due(now)]
+    assert [i for i in swept if i in waited_on] == [i for i in due if i in waited_on]
+    assert set(swept) <= set(due)
+
+
+def test_the_memory_store_sweeps_only_the_runs_a_callback_waits_on() -> None:
+    store = MemoryStore(max_runs=2)
+    store.add_run(record(1, "running"))  # nothing waits on its end
+    store.add_run(watched(2))
+    assert [r.id[-1] for r in store.sweep_due(2.0)] == ["2"]
+    # Run 1 is settled by its plan now: no longer due, kept as stored until read ...
+    assert [r.id[-1] for r in store.due_runs(2.0)] == ["2"]
+    left = store.get_run(record(1).id)
+    assert left is not None and left.run["status"] == "running"
+    # ... and the first to be evicted; run 2 is due until the sweep saves it moved along.
+    store.add_run(record(3))
+    assert [r.id[-1] for r in store.runs()] == ["2", "3"]
+
+
 def test_a_saved_run_that_settles_is_no_longer_due(make_store: Callable[..., Store]) -> None:
     store = make_store(100)
     store.add_run(record(1))
