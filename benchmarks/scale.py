@@ -149,6 +149,7 @@ def measure_cell(
 ) -> dict[str, Any]:
     """Runs in the child: fill, measure, serve, drive, report."""
     from letta_contract_kit.mockserver import MockConfig, create_app
+    from letta_contract_kit.mockserver.dispatch import answered_at_once
     from letta_contract_kit.mockserver.service import MockService
     from letta_contract_kit.mockserver.waitress_json import create_json_server
 
@@ -195,7 +196,7 @@ def measure_cell(
         served_by = "granian, 2 workers"
     else:
         app = create_app(service=service)
-        server = create_json_server(app, config)
+        server = create_json_server(app, config, at_once=answered_at_once(app))
         threading.Thread(target=server.run, daemon=True).start()
         pid = os.getpid()
         served_by = "waitress, in-process"

@@ -9,18 +9,23 @@ calls, in the same order: the gate (tokens, faults), the route's own work (``acc
 ``require_run``), the error answers, the journal and the sweep. Every other request goes to
 Flask, and so does every request while a feature is on that only the Flask path has (request
 logging). ``tests/mock/test_prepared_dispatch.py`` holds the two paths to the same answers.
+
+``answered_at_once`` tells waitress' loop thread which of these requests it may answer itself
+(``waitress_json``): those whose path cannot wait on anything, i.e. with the memory store and
+no fault to inject (a latency fault sleeps).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 from flask import Flask, Request, Response
 from werkzeug.exceptions import HTTPException
 
 from letta_contract_kit.mockserver.errors import ApiError
+from letta_contract_kit.mockserver.faults import FAULT_HEADER
 from letta_contract_kit.mockserver.hooks import Hooks
 from letta_contract_kit.mockserver.routes.agents import accept_message
 from letta_contract_kit.mockserver.routes.common import require_run
@@ -36,6 +41,10 @@ SEND = re.compile(r"/v1/agents/([^/]+)/messages/async")
 RUN = re.compile(r"/v1/runs/([^/]+)")
 
 
+# The fault header as waitress' parser names it.
+FAULT_KEY = FAULT_HEADER.upper().replace("-", "_")
+
+
 class PreparedDispatch:
     """``app.wsgi_app`` for the mock: the hot routes here, the rest through ``flask_app``."""
 
@@ -44,6 +53,16 @@ class PreparedDispatch:
         self.flask_app = flask_app
         self.svc = svc
         self.hooks = hooks
+
+    def never_waits(self, method: str, path: str, headers: Mapping[str, str]) -> bool:
+        """Whether the request is one of the two routes here and nothing on its way can wait:
+        the memory store (no file, no server), no fault chosen at random or asked for."""
+        cfg = self.svc.config
+        if cfg.store != "memory" or cfg.fault_rate > 0 or FAULT_KEY in headers:
+            return False
+        if method == "POST":
+            return SEND.fullmatch(path) is not None
+        return method == "GET" and RUN.fullmatch(path) is not None
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -93,4 +112,11 @@ class PreparedDispatch:
         return response
 
 
-__all__ = ["PreparedDispatch"]
+def answered_at_once(app: Flask) -> Callable[[str, str, Mapping[str, str]], bool] | None:
+    """What the app's server may answer in its loop thread: the prepared dispatch's requests
+    that never wait, or nothing when the app answers through Flask alone."""
+    prepared = app.wsgi_app
+    return prepared.never_waits if isinstance(prepared, PreparedDispatch) else None
+
+
+__all__ = ["PreparedDispatch", "answered_at_once"]

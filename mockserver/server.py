@@ -20,6 +20,7 @@ from letta_contract_kit.mockserver.app import create_app
 from letta_contract_kit.mockserver.cassettes import read as read_cassette
 from letta_contract_kit.mockserver.config import DEFAULT_PORT, MockConfig
 from letta_contract_kit.mockserver.conversation import new_id
+from letta_contract_kit.mockserver.dispatch import answered_at_once
 from letta_contract_kit.mockserver.granian_server import (
     announce_when_accepting,
     free_port,
@@ -74,7 +75,10 @@ class MockServer:
         self._app = create_app(service=self.service)
         try:
             self._server = create_json_server(
-                self._app, self.config, asyncore_loop_timeout=LOOP_TIMEOUT
+                self._app,
+                self.config,
+                at_once=answered_at_once(self._app),
+                asyncore_loop_timeout=LOOP_TIMEOUT,
             )
         except OSError:  # e.g. the port is taken: nothing is left running
             self.service.close()
@@ -233,7 +237,8 @@ def serve(config: MockConfig, service: MockService | None = None) -> None:
         _serve_granian(config, service)
         return
     built = service if service is not None else MockService(config)
-    server = create_json_server(create_app(service=built), config)
+    app = create_app(service=built)
+    server = create_json_server(app, config, at_once=answered_at_once(app))
     announce(config, bound_port(server))
     try:
         server.run()
