@@ -22,6 +22,9 @@ once, and slow or idle clients cannot hold it.
   a GET. Everything else, and any request once its connection has answers it has not read
   piling up, goes to the worker threads as before, so a client that does not read, or a slow
   request, holds up a worker thread and never the loop.
+* Every connection waiting to be accepted is accepted in one turn of the loop (waitress
+  accepts one a turn; with the loop answering requests itself, the last of a burst of new
+  connections would wait a turn per connection before it).
 * waitress warns "Task queue depth is N" for every request that has to wait for a thread,
   which under load is a line on stderr per request; the mock lets one through every
   ``QUEUE_WARNING_SECONDS``.
@@ -66,6 +69,10 @@ LONGEST_METHOD = 32
 # Answers a connection may have waiting to be sent and still be served at once by the loop
 # thread (waitress makes a thread wait, in write_soon, only beyond its 16 MiB watermark).
 AT_ONCE_OUTBUF_LIMIT = 65_536
+# Connections accepted at most each time the listening socket is ready (waitress accepts
+# one): a turn of the loop lasts as long as the requests it answers itself take, so a burst
+# of N new connections accepted one a turn would wait up to N turns for its first answer.
+ACCEPT_BATCH = 128
 
 # What a request's method, path and headers (waitress' parsed form: "X_LETTA_MOCK_FAULT")
 # must be for the loop thread to answer it itself.
@@ -311,6 +318,20 @@ class JsonErrorServer(TcpWSGIServer):
                 task.due_at_once = True
                 return
         super().add_task(task)
+
+    def handle_accept(self) -> None:
+        """Accept every connection waiting, up to ``ACCEPT_BATCH`` and the connection limit,
+        not one per turn of the loop."""
+        me: Any = self  # the stubs do not know the server's map of channels
+        adj: Any = self.adj
+        channels = me._map
+        for _ in range(ACCEPT_BATCH):
+            before = len(channels)
+            if before >= adj.connection_limit:
+                return
+            super().handle_accept()
+            if len(channels) == before:  # nothing was waiting (or accept failed: logged)
+                return
 
     def pull_trigger(self) -> None:
         """Wake the loop, unless the loop itself is asking: it looks at every channel's

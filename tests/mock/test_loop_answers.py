@@ -17,9 +17,14 @@ import pytest
 import requests
 
 from letta_contract_kit.mockserver import MockServer, hooks
+from letta_contract_kit.mockserver.config import MockConfig
 from letta_contract_kit.mockserver.dispatch import PreparedDispatch
 from letta_contract_kit.mockserver.faults import FAULT_HEADER
-from letta_contract_kit.mockserver.waitress_json import AT_ONCE_OUTBUF_LIMIT
+from letta_contract_kit.mockserver.waitress_json import (
+    AT_ONCE_OUTBUF_LIMIT,
+    bound_port,
+    create_json_server,
+)
 
 GUARD_SECONDS = 10  # against a hang, not a measure
 LOOP = "letta-mock"  # MockServer's loop thread; its workers are "waitress-N"
@@ -203,3 +208,28 @@ def read_answers(connection: socket.socket, count: int) -> list[tuple[int, bytes
         assert chunk, "the connection closed early"
         buffer += chunk
     return answers
+
+
+@pytest.mark.parametrize(("limit", "accepted"), [(1_000, 5), (4, 2)])
+def test_a_burst_of_connections_is_accepted_in_one_turn_of_the_loop(
+    limit: int, accepted: int
+) -> None:
+    """Up to the connection limit: waitress accepts one connection a turn, and a turn lasts
+    as long as the requests the loop answers itself, so the last of a burst would wait a turn
+    for each connection before it. (The server's own socket and its trigger are two of the
+    connections the limit counts.)"""
+    config = MockConfig(port=0, max_connections=limit)
+    server: Any = create_json_server(lambda environ, start_response: [], config)
+    channels = server._map
+    clients: list[socket.socket] = []
+    try:
+        for _ in range(5):  # each connect returns once the kernel holds it for accept
+            clients.append(socket.create_connection(("127.0.0.1", bound_port(server))))
+        before = len(channels)
+        server.handle_accept()
+        assert len(channels) - before == accepted
+        assert len(channels) <= limit
+    finally:
+        for client in clients:
+            client.close()
+        server.close()
