@@ -80,6 +80,10 @@ AtOnce = Callable[[str, str, Mapping[str, str]], bool]
 
 # At most one "Task queue depth" warning in this many seconds.
 QUEUE_WARNING_SECONDS = 10.0
+# The longest the server waits for its worker threads to be ready (waiting for work) before
+# it is handed out: a request that found none ready yet would be queued and warned about
+# ("Task queue depth is 1"), which on a busy machine happened to the first request.
+THREADS_READY_SECONDS = 5.0
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _BARE_CR = re.compile(rb"\r[^\n]")
@@ -359,6 +363,21 @@ class JsonErrorServer(TcpWSGIServer):
                 channel.time_out(timeout)
 
 
+def await_ready_threads(dispatcher: Any, timeout: float) -> bool:
+    """Wait until each of ``dispatcher``'s threads waits for work (at most ``timeout`` s);
+    whether they all do."""
+    deadline = time.monotonic() + timeout
+    with dispatcher.lock:  # the threads mark themselves idle under it
+        while dispatcher.active_count > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            # Lets go of the lock for a millisecond (a condition nobody signals while they
+            # start; no sleep, which callers' tests may have replaced).
+            dispatcher.thread_exit_cv.wait(min(remaining, 0.001))
+        return True
+
+
 def connection_limit(wanted: int) -> int:
     """``wanted``, or fewer if the open-file limit would be reached first."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -391,6 +410,7 @@ def create_json_server(
     adj_any.mock_max_body_bytes = config.max_body_bytes
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adj.threads)
+    await_ready_threads(dispatcher, THREADS_READY_SECONDS)
     sockinfo: Any = adj.listen[0]
     server = JsonErrorServer(app, map={}, dispatcher=dispatcher, adj=adj, sockinfo=sockinfo)
     server.at_once = at_once

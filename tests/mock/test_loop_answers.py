@@ -233,3 +233,16 @@ def test_a_burst_of_connections_is_accepted_in_one_turn_of_the_loop(
         for client in clients:
             client.close()
         server.close()
+
+
+def test_the_worker_threads_are_waiting_for_work_before_the_server_is_handed_out() -> None:
+    """Else the first request, on a busy machine, found no thread ready, was queued, and
+    waitress warned "Task queue depth is 1" on stderr (a line that is not the request log's)."""
+    server: Any = create_json_server(lambda environ, start_response: [], MockConfig(port=0))
+    try:
+        dispatcher = server.task_dispatcher
+        assert len(dispatcher.threads) == MockConfig().threads_for("waitress")
+        assert dispatcher.active_count == 0
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown()
