@@ -16,8 +16,9 @@ background sweep), the way the mock's docs say to serve it:
   file (``--file-server waitress`` serves it in-process instead, where the file stores' POSTs
   are governed by lock waits rather than by size; see docs/performance.md).
 
-wrk drives ``GET /v1/runs/{id}`` over 10,000 ids drawn from the whole store, then ``POST`` (at
-capacity, so each new run evicts the oldest finished one).
+wrk drives ``GET /v1/runs/{id}`` over 10,000 ids drawn from the whole store (each cell's
+``--max-store-bytes`` is raised to hold all its runs; a GET that finds no run is a missed
+goal), then ``POST`` (at capacity, so each new run evicts the oldest finished one).
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ ADD_RUN_SAMPLES = 200
 GOAL_BYTES_PER_RUN = 2048
 GOAL_FLATNESS = 0.10
 MEMORY_SHARE = 0.5  # a cell whose projected memory is over this share of MemAvailable is skipped
+# The store's byte bound for a cell of N runs: N times this, so that it holds all N (the
+# default 256 MiB of ``--max-store-bytes`` holds about 180,000 realistic runs and would evict
+# the rest of a million as they are filled).
+STORE_BYTES_PER_RUN = 4096
+
+
+def store_bytes(size: int) -> int:
+    """``--max-store-bytes`` for a cell of ``size`` runs (and the one its POSTs add)."""
+    return (size + 1) * STORE_BYTES_PER_RUN
 
 
 def available_bytes() -> int:
@@ -140,6 +150,7 @@ def _file_server(store_kind: str, path: str, size: int, port: int, folder: str) 
         AGENT_ID,
     ]
     argv += ["--store", store_kind, f"--{store_kind}-path", path, "--max-runs", str(size + 1)]
+    argv += ["--max-store-bytes", str(store_bytes(size))]
     argv += ["--server", "granian", "--workers", "2", "--threads", "1"]
     return ServerProcess(f"{store_kind}-workers", argv, port, log_path=Path(folder, "mock.log"))
 
@@ -162,6 +173,7 @@ def measure_cell(
         sqlite_path=sqlite_path,
         lmdb_path=lmdb_path,
         max_runs=size + 1,
+        max_store_bytes=store_bytes(size),
         port=free_port(),
     )
     service = MockService(config)
@@ -354,6 +366,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 }
             )
     for r in rows:
+        missing = r["get"]["non_2xx_3xx"] + r["get"]["socket_errors"]
+        goals.append(
+            {
+                "goal": f"GETs of stored runs answered ({r['store']}, {r['size']:,} runs)",
+                "target": "all",
+                "measured": f"{missing:,} not",
+                "verdict": verdict(missing == 0),
+            }
+        )
         if r["store"] == "memory":
             goals.append(
                 {
