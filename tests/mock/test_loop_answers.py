@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from waitress import wasyncore
 
 from letta_contract_kit.mockserver import MockServer, hooks
 from letta_contract_kit.mockserver.config import MockConfig
@@ -210,16 +211,31 @@ def read_answers(connection: socket.socket, count: int) -> list[tuple[int, bytes
     return answers
 
 
+@pytest.fixture
+def idle_server() -> Iterator[Callable[[MockConfig], Any]]:
+    """The mock's waitress server for an app that answers nothing, its loop not running (the
+    test turns it by hand); closed after the test, its connections and threads with it."""
+    made: list[Any] = []
+
+    def make(config: MockConfig) -> Any:
+        made.append(create_json_server(lambda environ, start_response: [], config))
+        return made[-1]
+
+    yield make
+    for server in made:
+        wasyncore.close_all(server._map)  # the listener, the trigger, accepted connections
+        server.task_dispatcher.shutdown()
+
+
 @pytest.mark.parametrize(("limit", "accepted"), [(1_000, 5), (4, 2)])
 def test_a_burst_of_connections_is_accepted_in_one_turn_of_the_loop(
-    limit: int, accepted: int
+    idle_server: Callable[[MockConfig], Any], limit: int, accepted: int
 ) -> None:
     """Up to the connection limit: waitress accepts one connection a turn, and a turn lasts
     as long as the requests the loop answers itself, so the last of a burst would wait a turn
     for each connection before it. (The server's own socket and its trigger are two of the
     connections the limit counts.)"""
-    config = MockConfig(port=0, max_connections=limit)
-    server: Any = create_json_server(lambda environ, start_response: [], config)
+    server = idle_server(MockConfig(port=0, max_connections=limit))
     channels = server._map
     clients: list[socket.socket] = []
     try:
@@ -232,17 +248,13 @@ def test_a_burst_of_connections_is_accepted_in_one_turn_of_the_loop(
     finally:
         for client in clients:
             client.close()
-        server.close()
 
 
-def test_the_worker_threads_are_waiting_for_work_before_the_server_is_handed_out() -> None:
+def test_the_worker_threads_are_waiting_for_work_before_the_server_is_handed_out(
+    idle_server: Callable[[MockConfig], Any],
+) -> None:
     """Else the first request, on a busy machine, found no thread ready, was queued, and
     waitress warned "Task queue depth is 1" on stderr (a line that is not the request log's)."""
-    server: Any = create_json_server(lambda environ, start_response: [], MockConfig(port=0))
-    try:
-        dispatcher = server.task_dispatcher
-        assert len(dispatcher.threads) == MockConfig().threads_for("waitress")
-        assert dispatcher.active_count == 0
-    finally:
-        server.close()
-        server.task_dispatcher.shutdown()
+    dispatcher = idle_server(MockConfig(port=0)).task_dispatcher
+    assert len(dispatcher.threads) == MockConfig().threads_for("waitress")
+    assert dispatcher.active_count == 0
