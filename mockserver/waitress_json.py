@@ -363,19 +363,17 @@ class JsonErrorServer(TcpWSGIServer):
                 channel.time_out(timeout)
 
 
-def await_ready_threads(dispatcher: Any, timeout: float) -> bool:
-    """Wait until each of ``dispatcher``'s threads waits for work (at most ``timeout`` s);
-    whether they all do."""
+def await_ready_threads(dispatcher: Any, timeout: float) -> None:
+    """Wait until each of ``dispatcher``'s threads waits for work, at most ``timeout`` s."""
     deadline = time.monotonic() + timeout
     with dispatcher.lock:  # the threads mark themselves idle under it
         while dispatcher.active_count > 0:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return False
+                return
             # Lets go of the lock for a millisecond (a condition nobody signals while they
             # start; no sleep, which callers' tests may have replaced).
             dispatcher.thread_exit_cv.wait(min(remaining, 0.001))
-        return True
 
 
 def connection_limit(wanted: int) -> int:
