@@ -394,7 +394,10 @@ def create_json_server(
         port=config.port,
         threads=config.threads_for("waitress"),
         ident=IDENT,
-        clear_untrusted_proxy_headers=True,
+        # The mock reads no proxy header (no X-Forwarded-*, no Forwarded), so there is
+        # nothing to clear: without it, waitress wraps the app in a middleware that looks
+        # through every request's environ for them.
+        clear_untrusted_proxy_headers=False,
         connection_limit=connection_limit(config.max_connections),
         cleanup_interval=CLEANUP_INTERVAL,
         channel_timeout=max(1, round(config.idle_timeout)),

@@ -211,6 +211,10 @@ def read_answers(connection: socket.socket, count: int) -> list[tuple[int, bytes
     return answers
 
 
+def answers_nothing(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    return []
+
+
 @pytest.fixture
 def idle_server() -> Iterator[Callable[[MockConfig], Any]]:
     """The mock's waitress server for an app that answers nothing, its loop not running (the
@@ -218,7 +222,7 @@ def idle_server() -> Iterator[Callable[[MockConfig], Any]]:
     made: list[Any] = []
 
     def make(config: MockConfig) -> Any:
-        made.append(create_json_server(lambda environ, start_response: [], config))
+        made.append(create_json_server(answers_nothing, config))
         return made[-1]
 
     yield make
@@ -258,3 +262,12 @@ def test_the_worker_threads_are_waiting_for_work_before_the_server_is_handed_out
     dispatcher = idle_server(MockConfig(port=0)).task_dispatcher
     assert len(dispatcher.threads) == MockConfig().threads_for("waitress")
     assert dispatcher.active_count == 0
+
+
+def test_requests_reach_the_app_without_a_proxy_header_middleware(
+    idle_server: Callable[[MockConfig], Any],
+) -> None:
+    """The mock reads no X-Forwarded-* or Forwarded header, so waitress is not asked to clear
+    them (which wraps the app in a middleware that looks through every request's environ)."""
+    server = idle_server(MockConfig(port=0))
+    assert server.application is answers_nothing
