@@ -27,6 +27,7 @@ from werkzeug.exceptions import HTTPException
 from letta_contract_kit.mockserver.errors import ApiError
 from letta_contract_kit.mockserver.faults import FAULT_HEADER
 from letta_contract_kit.mockserver.hooks import Hooks
+from letta_contract_kit.mockserver.json_text import JSON_TYPE, json_text
 from letta_contract_kit.mockserver.routes.agents import accept_message
 from letta_contract_kit.mockserver.routes.common import require_run
 from letta_contract_kit.mockserver.service import MockService
@@ -80,12 +81,19 @@ class PreparedDispatch:
             return self.flask_app(environ, start_response)
         value = found.group(1)
         with self.app.app_context():
-            response = self._answer(req, method, name, value)
-        return response(environ, start_response)
+            answer = self._answer(req, method, name, value)
+        if isinstance(answer, bytes):  # the headers Flask's JSON answer has, in its order
+            start_response(
+                "200 OK", [("Content-Type", JSON_TYPE), ("Content-Length", str(len(answer)))]
+            )
+            return (answer,)
+        return answer(environ, start_response)
 
-    def _answer(self, req: Request, method: str, name: str, value: str) -> Response:
+    def _answer(self, req: Request, method: str, name: str, value: str) -> Response | bytes:
+        """The route's answer: its JSON text when it succeeds (no Response object is built
+        for it), else the Response of the gate or of the error."""
         hooks = self.hooks
-        response: Response
+        response: Response | bytes
         try:
             gated = hooks.gate(req)
             if gated is not None:
@@ -95,8 +103,9 @@ class PreparedDispatch:
                     answer = accept_message(self.svc, req, value)
                 else:
                     answer = require_run(value, polled=True).run
-                # The app's JSON provider answers with the app's own Response class.
-                response = cast(Response, self.app.json.response(answer))
+                text = json_text(answer)
+                # Else the app's JSON provider answers, with the app's own Response class.
+                response = cast(Response, self.app.json.response(answer)) if text is None else text
         except ApiError as error:
             response = hooks.api_error(error, {name: value})
         except StoreFailed as error:
@@ -106,7 +115,7 @@ class PreparedDispatch:
         except Exception as error:
             response = hooks.unexpected(error, req)
         try:
-            hooks.record(req, response.status_code)
+            hooks.record(req, 200 if isinstance(response, bytes) else response.status_code)
         except Exception as error:
             return hooks.unexpected(error, req)
         return response

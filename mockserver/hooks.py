@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from letta_contract_kit.mockserver.errors import ApiError, with_path_id_examples, with_string_detail
 from letta_contract_kit.mockserver.faults import FAULT_HEADER, Fault, FaultError, FaultPlan
 from letta_contract_kit.mockserver.journal import RECORDED_HEADERS, Journal, JournalEntry
+from letta_contract_kit.mockserver.json_text import JSON_TYPE
 from letta_contract_kit.mockserver.paths import ADMIN_PREFIX, API_PREFIX
 from letta_contract_kit.mockserver.service import MockService
 from letta_contract_kit.mockserver.store.base import StoreFailed
@@ -32,7 +33,6 @@ log = logging.getLogger("letta_contract_kit.mockserver")
 OPEN_PATHS = ("/v1/health/",)
 # What ``routes="minimal"`` switches off: everything but the contract's own routes.
 OUTSIDE_CONTRACT = re.compile(r"/v1/agents/?|/v1/agents/[^/]+/?|/v1/health/?|/openapi\.json")
-JSON_TYPE = "application/json"
 # Where the request's injected fault is noted for the journal (in the WSGI environ).
 FAULT_KEY = "letta_mock.fault"
 MESSAGE_ITEM = re.compile(r"/v1/agents/[^/]+/messages/[^/]+")
