@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import uuid
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,8 +62,21 @@ TOOL_RETURN_TYPE = "tool"
 CONTEXT_WINDOW = 128_000
 
 
+# The bits a version-4 UUID (RFC 9562) sets: its version and its variant.
+_UUID4_BITS = (0x4000 << 64) | (0x8000 << 48)
+_UUID4_KEPT = ~(0xF000 << 64) & ~(0xC000 << 48)
+
+
+def uuid4_text(sixteen: bytes) -> str:
+    """The text of the version-4 UUID made from 16 bytes, as ``uuid.UUID(bytes=...,
+    version=4)`` writes it, without building the object."""
+    text = ((int.from_bytes(sixteen, "big") & _UUID4_KEPT) | _UUID4_BITS).to_bytes(16, "big").hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4()}"
+    """A fresh id: ``prefix-`` and a random version-4 UUID."""
+    return f"{prefix}-{uuid4_text(os.urandom(16))}"
 
 
 class RunIds:
@@ -82,7 +95,7 @@ class RunIds:
         digest = hashlib.blake2b(
             self._seed + b"/" + str(next(self._counter)).encode(), digest_size=16
         ).digest()
-        return str(uuid.UUID(bytes=digest, version=4))
+        return uuid4_text(digest)
 
     def new(self, prefix: str) -> str:
         return f"{prefix}-{self.uuid4()}"
