@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from flask import Request
+from werkzeug.wsgi import get_content_length
 
 from letta_contract_kit.mockserver.errors import detail, invalid_at
 
@@ -77,6 +78,13 @@ def depth_of(value: Any) -> int:
     return deepest
 
 
+def declared_length(request: Request) -> int | None:
+    """The body's length as its Content-Length declares it (None: chunked, or not declared),
+    read from the WSGI environ as werkzeug reads ``request.content_length``, without building
+    the request's view of its headers."""
+    return get_content_length(request.environ)
+
+
 def acceptable_content_type(value: str | None) -> bool:
     """No content type, application/json (with parameters) and application/*+json pass."""
     if not value:
@@ -93,7 +101,7 @@ def read_json(request: Request, max_bytes: int, required: bool = True) -> Any:
 
     With ``required=False`` an empty body reads as None.
     """
-    declared = request.content_length
+    declared = declared_length(request)
     if declared is not None and declared > max_bytes:
         raise detail(413, f"The body is {declared} bytes; this server accepts at most {max_bytes}.")
     raw = request.get_data(cache=True)
@@ -103,11 +111,12 @@ def read_json(request: Request, max_bytes: int, required: bool = True) -> Any:
         if not required:
             return None
         raise invalid_at(["body"], "missing", "Field required: send a JSON object as the body")
-    if not acceptable_content_type(request.headers.get("Content-Type")):
+    content_type = request.environ.get("CONTENT_TYPE")  # the Content-Type header, in WSGI
+    if not acceptable_content_type(content_type):
         raise invalid_at(
             ["body"],
             "model_attributes_type",
-            f"Content-Type {request.headers.get('Content-Type')!r} is not JSON: send {JSON_TYPES}",
+            f"Content-Type {content_type!r} is not JSON: send {JSON_TYPES}",
         )
     try:
         text = raw.decode("utf-8")

@@ -20,6 +20,7 @@ from typing import Any
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
+from letta_contract_kit.mockserver.bodies import declared_length
 from letta_contract_kit.mockserver.errors import ApiError, with_path_id_examples, with_string_detail
 from letta_contract_kit.mockserver.faults import FAULT_HEADER, Fault, FaultError, FaultPlan
 from letta_contract_kit.mockserver.journal import RECORDED_HEADERS, Journal, JournalEntry
@@ -123,7 +124,7 @@ def _journal_body(req: Request, max_bytes: int, kept: int) -> bytes | str | None
     environ = req.environ
     if not environ.get("CONTENT_LENGTH") and "HTTP_TRANSFER_ENCODING" not in environ:
         return b""  # no body was sent (a GET): nothing to read
-    length = req.content_length or 0
+    length = declared_length(req) or 0
     if length > max_bytes:
         return f"<{length} bytes, over the size limit>"
     try:
