@@ -80,7 +80,7 @@ class PreparedDispatch:
         if found is None:
             return self.flask_app(environ, start_response)
         value = found.group(1)
-        with self.app.app_context():
+        with self.app.app_context():  # where Flask's request finds its body limit
             answer = self._answer(req, method, name, value)
         if isinstance(answer, bytes):  # the headers Flask's JSON answer has, in its order
             start_response(
@@ -102,7 +102,7 @@ class PreparedDispatch:
                 if method == "POST":
                     answer = accept_message(self.svc, req, value)
                 else:
-                    answer = require_run(value, polled=True).run
+                    answer = require_run(self.svc, value, polled=True).run
                 text = json_text(answer)
                 # Else the app's JSON provider answers, with the app's own Response class.
                 response = cast(Response, self.app.json.response(answer)) if text is None else text

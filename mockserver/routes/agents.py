@@ -43,7 +43,7 @@ def create_agent() -> tuple[dict[str, Any], int]:
 
 @agents.get("/v1/agents/<agent_id>")
 def retrieve_agent(agent_id: str) -> dict[str, Any]:
-    return require_agent(agent_id)
+    return require_agent(service(), agent_id)
 
 
 def _refuse_if_invalid(path_problem: Problem | None, body_problems: list[Problem]) -> None:
@@ -88,7 +88,7 @@ def accept_message(svc: MockService, req: Request, agent_id: str) -> dict[str, A
             body_problems = [exc.problem]
     _refuse_if_invalid(path_problem, body_problems)
     scenario = _scenario_from_header(req)
-    agent = require_agent(agent_id)
+    agent = require_agent(svc, agent_id)
     try:
         return svc.create_run(agent_id, body, scenario, agent=agent)
     except StoreFull as exc:
@@ -108,7 +108,7 @@ def cancel_runs(agent_id: str) -> dict[str, str]:
         problems = validator("cancel-request", "server").problems(body)
     _refuse_if_invalid(agent_id_problem(agent_id), problems)
     if not svc.quirks.cancel_skips_agent_check:
-        require_agent(agent_id)
+        require_agent(svc, agent_id)
     run_ids = (body or {}).get("run_ids")
     answer = svc.cancel(agent_id, run_ids)
     if answer is None:

@@ -46,16 +46,16 @@ def check_agent_id(agent_id: str) -> None:
         raise ApiError(422, {"detail": [problem.as_dict(prefix=("path",))]})
 
 
-def require_agent(agent_id: str) -> dict[str, Any]:
+def require_agent(svc: MockService, agent_id: str) -> dict[str, Any]:
     check_agent_id(agent_id)
-    agent = service().get_agent(agent_id)
+    agent = svc.get_agent(agent_id)
     if agent is None:
         raise detail(404, "Agent not found")
     return agent
 
 
-def check_run_id(run_id: str) -> None:
-    lenient = service().quirks.run_id_trailing_newline  # "run-…\n" passes, then is not found
+def check_run_id(svc: MockService, run_id: str) -> None:
+    lenient = svc.quirks.run_id_trailing_newline  # "run-…\n" passes, then is not found
     if not RUN_ID.match(run_id.removesuffix("\n") if lenient else run_id):
         raise detail(
             400,
@@ -63,10 +63,12 @@ def check_run_id(run_id: str) -> None:
         )
 
 
-def require_run(run_id: str, polled: bool = False, kind: str = "Run") -> RunRecord:
+def require_run(
+    svc: MockService, run_id: str, polled: bool = False, kind: str = "Run"
+) -> RunRecord:
     """The run, or 400 (malformed id) or 404 naming ``kind`` (what the route looks up)."""
-    check_run_id(run_id)
-    record = service().get_record(run_id, polled=polled)
+    check_run_id(svc, run_id)
+    record = svc.get_record(run_id, polled=polled)
     if record is None:
         raise detail(404, f"{kind} not found with id='{run_id}'")
     return record

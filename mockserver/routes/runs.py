@@ -16,7 +16,7 @@ from letta_contract_kit.mockserver.routes.common import (
     require_run,
     service,
 )
-from letta_contract_kit.mockserver.service import RunQuery
+from letta_contract_kit.mockserver.service import MockService, RunQuery
 from letta_contract_kit.schemas.contract import RUN_STATUS, STOP_REASON
 
 runs = Blueprint("runs", __name__)
@@ -65,15 +65,18 @@ def list_runs() -> list[dict[str, Any]]:
 
 @runs.get("/v1/runs/<run_id>")
 def retrieve_run(run_id: str) -> dict[str, Any]:
-    return require_run(run_id, polled=True).run
+    return require_run(service(), run_id, polled=True).run
 
 
 def _page_of(
-    listing: Callable[..., list[dict[str, Any]] | None], run_id: str, descending: bool
+    svc: MockService,
+    listing: Callable[..., list[dict[str, Any]] | None],
+    run_id: str,
+    descending: bool,
 ) -> list[dict[str, Any]]:
     """One page of a run's messages or steps, from the query's cursors, limit and order."""
     found = listing(
-        require_run(run_id),
+        require_run(svc, run_id),
         cursor("before"),
         cursor("after"),
         query_int("limit", DEFAULT_LIMIT, 1),
@@ -86,19 +89,23 @@ def _page_of(
 
 @runs.get("/v1/runs/<run_id>/messages")
 def run_messages(run_id: str) -> list[dict[str, Any]]:
-    return _page_of(service().run_messages, run_id, descending=False)
+    svc = service()
+    return _page_of(svc, svc.run_messages, run_id, descending=False)
 
 
 @runs.get("/v1/runs/<run_id>/steps")
 def run_steps(run_id: str) -> list[dict[str, Any]]:
-    return _page_of(service().run_steps, run_id, descending=True)
+    svc = service()
+    return _page_of(svc, svc.run_steps, run_id, descending=True)
 
 
 @runs.get("/v1/runs/<run_id>/usage")
 def run_usage(run_id: str) -> dict[str, Any]:
-    return service().run_usage(require_run(run_id))
+    svc = service()
+    return svc.run_usage(require_run(svc, run_id))
 
 
 @runs.get("/v1/runs/<run_id>/metrics")
 def run_metrics(run_id: str) -> dict[str, Any]:
-    return service().run_metrics(require_run(run_id, kind="RunMetrics"))
+    svc = service()
+    return svc.run_metrics(require_run(svc, run_id, kind="RunMetrics"))
