@@ -90,6 +90,8 @@ _BARE_CR = re.compile(rb"\r[^\n]")
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VERSION = re.compile(rb" HTTP/([0-9])\.([0-9])")
+# Every byte a request head may hold: all but the control bytes of _CONTROL.
+_HEAD_BYTES = bytes(b for b in range(256) if b in (9, 10, 13) or (b >= 0x20 and b != 0x7F))
 _LEADING_BLANK = b" \t\r\n"
 _CRLF = b"\r\n"
 _END_OF_HEAD = b"\r\n\r\n"
@@ -120,6 +122,12 @@ logging.getLogger("waitress.queue").addFilter(OnceInAWhile(QUEUE_WARNING_SECONDS
 class RequestTimeout(BadRequest):
     code = 408
     reason = "Request Timeout"
+
+
+def _uneven(head: bytes, end: bytes, since: int) -> bool:
+    """Whether ``head`` from ``since`` may have an ``end`` (CR or LF) that is not part of a
+    CRLF: True whenever it has one (and when a CRLF straddles ``since``)."""
+    return head.count(end, since) != head.count(_CRLF, since)
 
 
 def _line_of(head: bytes, position: int) -> int:
@@ -155,19 +163,23 @@ class CheckedRequestParser(HTTPRequestParser):
             self._checked = self._head_start
         start, since = self._head_start, self._checked
         self._checked = len(head)
-        found = _BARE_LF.search(head, max(since, start))
+        # Each kind of problem is first counted in C (a bare LF or CR makes the counts of LF
+        # or CR and of CRLF differ; a control byte survives deleting every allowed byte), and
+        # only a head that has one is searched for where.
+        new, cr_from = max(since, start), max(since - 1, start)  # a CR may end the last check
+        found = _BARE_LF.search(head, new) if _uneven(head, b"\n", new) else None
         if found:
             return (
                 f"bare LF line ending at line {_line_of(head[start:], found.start() - start)} "
                 "of the request head; HTTP/1.1 lines end with CRLF (\\r\\n)"
             )
-        found = _BARE_CR.search(head, max(since - 1, start))
+        found = _BARE_CR.search(head, cr_from) if _uneven(head, b"\r", cr_from) else None
         if found:
             return (
                 f"bare CR at line {_line_of(head[start:], found.start() - start)} of the "
                 "request head; HTTP/1.1 lines end with CRLF (\\r\\n)"
             )
-        found = _CONTROL.search(head, max(since, start))
+        found = _CONTROL.search(head, new) if head[new:].translate(None, _HEAD_BYTES) else None
         if found:
             return (
                 f"control character {found.group()!r} at line "
