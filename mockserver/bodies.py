@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from flask import Request
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wsgi import get_content_length
 
 from letta_contract_kit.mockserver.errors import detail, invalid_at
@@ -13,6 +14,8 @@ from letta_contract_kit.mockserver.errors import detail, invalid_at
 JSON_TYPES = "application/json (any charset) or application/*+json"
 MAX_DEPTH = 64
 REPLACEMENT = "\ufffd"
+# Where the body, once read, is kept for its other readers (in the WSGI environ).
+BODY_KEY = "letta_mock.body"
 
 
 def _is_text(value: str) -> bool:
@@ -85,6 +88,28 @@ def declared_length(request: Request) -> int | None:
     return get_content_length(request.environ)
 
 
+def body_bytes(request: Request) -> bytes:
+    """The request's body, read once and kept: every reader of it in the mock asks here.
+
+    A body of declared length is read from the WSGI input as PEP 3333 has it, that many bytes
+    and no more (the callers refuse a length over their limit before asking); a chunked one
+    through werkzeug's guarded stream, which stops at Flask's body limit (413). A body that
+    ends before its declared length is a client gone (400), as werkzeug has it.
+    """
+    environ = request.environ
+    kept: bytes | None = environ.get(BODY_KEY)
+    if kept is None:
+        declared = declared_length(request)
+        if declared is None:
+            kept = request.get_data(cache=True)
+        else:
+            kept = environ["wsgi.input"].read(declared) if declared > 0 else b""
+            if len(kept) < declared:
+                raise ClientDisconnected()
+        environ[BODY_KEY] = kept
+    return kept
+
+
 def acceptable_content_type(value: str | None) -> bool:
     """No content type, application/json (with parameters) and application/*+json pass."""
     if not value:
@@ -104,7 +129,7 @@ def read_json(request: Request, max_bytes: int, required: bool = True) -> Any:
     declared = declared_length(request)
     if declared is not None and declared > max_bytes:
         raise detail(413, f"The body is {declared} bytes; this server accepts at most {max_bytes}.")
-    raw = request.get_data(cache=True)
+    raw = body_bytes(request)
     if len(raw) > max_bytes:
         raise detail(413, f"The body is over {max_bytes} bytes, the most this server accepts.")
     if not raw.strip():

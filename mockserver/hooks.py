@@ -20,7 +20,7 @@ from typing import Any
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from letta_contract_kit.mockserver.bodies import declared_length
+from letta_contract_kit.mockserver.bodies import body_bytes, declared_length
 from letta_contract_kit.mockserver.errors import ApiError, with_path_id_examples, with_string_detail
 from letta_contract_kit.mockserver.faults import FAULT_HEADER, Fault, FaultError, FaultPlan
 from letta_contract_kit.mockserver.journal import RECORDED_HEADERS, Journal, JournalEntry
@@ -128,7 +128,7 @@ def _journal_body(req: Request, max_bytes: int, kept: int) -> bytes | str | None
     if length > max_bytes:
         return f"<{length} bytes, over the size limit>"
     try:
-        return req.get_data(cache=True)[:kept]
+        return body_bytes(req)[:kept]
     except HTTPException:
         return None
 

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 
 from flask import Flask, Response
 
+from letta_contract_kit.mockserver.bodies import body_bytes, declared_length
 from letta_contract_kit.mockserver.cassettes import Exchange, Recording, read
 from letta_contract_kit.mockserver.paths import is_admin_route
 from letta_contract_kit.mockserver.routes.common import current_request
@@ -186,10 +187,10 @@ def install_replay(app: Flask, service: MockService) -> Replay:
         path = req.path
         if is_admin_route(path):
             return None
-        if (req.content_length or 0) > max_bytes:
+        if (declared_length(req) or 0) > max_bytes:
             return None  # the mock's own 413
         query = req.query_string.decode("latin-1")
-        taken = replay.take(req.method, path, query, lambda: req.get_data(cache=True))
+        taken = replay.take(req.method, path, query, lambda: body_bytes(req))
         if taken.exchange is not None:
             return recorded_answer(taken.exchange)
         if not answers_404 or path in READINESS_PATHS:
