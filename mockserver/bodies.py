@@ -88,6 +88,17 @@ def declared_length(request: Request) -> int | None:
     return get_content_length(request.environ)
 
 
+def _read_exactly(stream: Any, length: int) -> bytes:
+    """``length`` bytes of ``stream`` (a read may return fewer: it is read again)."""
+    data = stream.read(length) if length > 0 else b""
+    while len(data) < length:
+        more = stream.read(length - len(data))
+        if not more:
+            raise ClientDisconnected()
+        data += more
+    return data
+
+
 def body_bytes(request: Request) -> bytes:
     """The request's body, read once and kept: every reader of it in the mock asks here.
 
@@ -103,9 +114,7 @@ def body_bytes(request: Request) -> bytes:
         if declared is None:
             kept = request.get_data(cache=True)
         else:
-            kept = environ["wsgi.input"].read(declared) if declared > 0 else b""
-            if len(kept) < declared:
-                raise ClientDisconnected()
+            kept = _read_exactly(environ["wsgi.input"], declared)
         environ[BODY_KEY] = kept
     return kept
 

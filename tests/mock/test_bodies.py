@@ -72,6 +72,26 @@ def test_the_body_is_read_once_for_every_reader() -> None:
     assert request.environ["wsgi.input"].read() == b""  # nothing was left to read twice
 
 
+class Trickle(io.RawIOBase):
+    """An input that gives at most three bytes a read, as a socket may."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        given, self.data = self.data[: min(size, 3)], self.data[min(size, 3) :]
+        return given
+
+
+def test_a_body_that_arrives_in_pieces_is_read_whole() -> None:
+    request = _sent(b"", 11, terminated=False)
+    request.environ["wsgi.input"] = Trickle(b'{"a": true}extra')
+    assert body_bytes(request) == b'{"a": true}'
+
+
 def test_a_body_that_ends_before_its_declared_length_is_a_client_gone() -> None:
     with pytest.raises(ClientDisconnected):
         body_bytes(_sent(b'{"a"', 8, terminated=True))
