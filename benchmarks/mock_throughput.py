@@ -32,11 +32,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.pinning import affinity, checked_cpus, parse_cpus
 from benchmarks.processes import (
     CLOCK_TICKS,
     MissingTool,
@@ -69,19 +70,6 @@ GOAL_STARTUP_S = 0.5
 MULTI_CORE = frozenset({"mock-workers"})
 
 
-def parse_cpus(text: str) -> set[int]:
-    """A ``taskset -c`` list (``0``, ``0,1``, ``0-3``) as a set of CPU numbers."""
-    cpus: set[int] = set()
-    for part in text.split(","):
-        first, _, last = part.strip().partition("-")
-        cpus.update(range(int(first), int(last or first) + 1))
-    return cpus
-
-
-def cpu_list(cpus: set[int]) -> str:
-    return ",".join(str(cpu) for cpu in sorted(cpus))
-
-
 @dataclass(frozen=True)
 class Pinning:
     """Where a target's server and its load generator may run (None: wherever they like)."""
@@ -109,20 +97,6 @@ def taskset() -> str:
 def pinned_argv(argv: Sequence[str], cpus: str | None) -> list[str]:
     """``argv`` started under ``taskset -c cpus``: every thread and child it makes inherits it."""
     return [taskset(), "-c", cpus, *argv] if cpus is not None else list(argv)
-
-
-@contextlib.contextmanager
-def affinity(cpus: str | None) -> Iterator[None]:
-    """This thread (and so every program it starts: wrk) on ``cpus`` for the block."""
-    if cpus is None:
-        yield
-        return
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, parse_cpus(cpus))
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 def allowed_cpus(pid: int) -> list[str]:
@@ -578,16 +552,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.rss_seconds, args.warmup = 5.0, 1.0
     args.startup_repeats = max(1, args.startup_repeats)
     if args.pin:
-        usable = os.sched_getaffinity(0)
-        try:
-            server, load = parse_cpus(args.server_cpus), parse_cpus(args.load_cpus)
-        except ValueError:
-            parser.error("--server-cpus and --load-cpus take taskset -c lists, e.g. 0 or 0-1")
-        if not server <= usable or not load <= usable:
-            parser.error(f"this process may only use CPUs {cpu_list(usable)}")
-        if server & load:
-            parser.error("--server-cpus and --load-cpus must not share a CPU (or use --no-pin)")
-        args.server_cpus, args.load_cpus = cpu_list(server), cpu_list(load)
+        args.server_cpus, args.load_cpus = checked_cpus(parser, args.server_cpus, args.load_cpus)
     return args
 
 

@@ -19,6 +19,11 @@ background sweep), the way the mock's docs say to serve it:
 wrk drives ``GET /v1/runs/{id}`` over 10,000 ids drawn from the whole store (each cell's
 ``--max-store-bytes`` is raised to hold all its runs; a GET that finds no run is a missed
 goal), then ``POST`` (at capacity, so each new run evicts the oldest finished one).
+
+``--pin`` (the default) runs the in-process server's threads on ``--server-cpus`` (core 0)
+and wrk on ``--load-cpus`` (core 1), as ``mock_throughput`` does, so that cells of different
+sizes get the same core; unpinned, single cells moved by a half between runs. The two Granian
+workers of a file store use both cores by design and are never pinned.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.pinning import affinity, checked_cpus
 from benchmarks.processes import ServerProcess, cpu_seconds, free_port, own_rss_bytes
 from benchmarks.report import table, verdict, write_results
 from benchmarks.workload import AGENT_ID, AUTH_HEADERS, REALISTIC_BODY, async_path
@@ -156,9 +162,15 @@ def _file_server(store_kind: str, path: str, size: int, port: int, folder: str) 
 
 
 def measure_cell(
-    store_kind: str, size: int, seconds: float, connections: int, file_server: str
+    store_kind: str,
+    size: int,
+    seconds: float,
+    connections: int,
+    file_server: str,
+    pin: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Runs in the child: fill, measure, serve, drive, report."""
+    """Runs in the child: fill, measure, serve, drive, report. ``pin``: the server's CPUs and
+    wrk's, for a server in this process."""
     from letta_contract_kit.mockserver import MockConfig, create_app
     from letta_contract_kit.mockserver.dispatch import answered_at_once
     from letta_contract_kit.mockserver.service import MockService
@@ -201,15 +213,19 @@ def measure_cell(
         disk = os.stat(lmdb_path).st_blocks * 512
     file_path = sqlite_path or lmdb_path
     external: ServerProcess | None = None
+    server_cpus = load_cpus = None
     if file_path is not None and file_server == "granian":
         external = _file_server(store_kind, file_path, size, config.port, folder)
         external.start()
         pid = external.pid
         served_by = "granian, 2 workers"
     else:
-        app = create_app(service=service)
-        server = create_json_server(app, config, at_once=answered_at_once(app))
-        threading.Thread(target=server.run, daemon=True).start()
+        if pin is not None:
+            server_cpus, load_cpus = pin
+        with affinity(server_cpus):  # every thread the app and server start is made here
+            app = create_app(service=service)
+            server = create_json_server(app, config, at_once=answered_at_once(app))
+            threading.Thread(target=server.run, daemon=True).start()
         pid = os.getpid()
         served_by = "waitress, in-process"
     base_url = f"http://127.0.0.1:{config.port}"
@@ -222,7 +238,8 @@ def measure_cell(
             if name == "post":  # after the GETs: the runs this creates evict sampled ones
                 create_us = _add_run_cost(service, ADD_RUN_SAMPLES)
             cpu_before = cpu_seconds(pid)
-            result = run_wrk(base_url, script, connections=connections, seconds=seconds)
+            with affinity(load_cpus):  # wrk, started by this thread, runs where it is
+                result = run_wrk(base_url, script, connections=connections, seconds=seconds)
             spent = cpu_seconds(pid) - cpu_before
             cells[name] = {
                 **result.as_dict(),
@@ -235,6 +252,7 @@ def measure_cell(
         "store": store_kind,
         "size": size,
         "served_by": served_by,
+        "pinning": f"{server_cpus}/{load_cpus}" if server_cpus is not None else "none",
         "fill_seconds": round(fill_seconds, 1),
         "bytes_per_run_rss": (rss_after - rss_before) / size,
         "bytes_per_run_disk": disk / size if disk else None,
@@ -258,6 +276,11 @@ def run_child(store_kind: str, size: int, args: argparse.Namespace) -> dict[str,
         str(args.connections),
         "--file-server",
         args.file_server,
+        "--server-cpus",
+        args.server_cpus,
+        "--load-cpus",
+        args.load_cpus,
+        "--pin" if args.pin else "--no-pin",
     ]
     completed = subprocess.run(
         command, capture_output=True, text=True, timeout=args.cell_timeout, check=False
@@ -301,15 +324,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="granian",
         help="how SQLite and LMDB are served: two Granian workers (default) or in-process",
     )
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the in-process server on --server-cpus, wrk on --load-cpus (default; --no-pin: "
+        "every thread on every core)",
+    )
+    parser.add_argument("--server-cpus", default="0", help="the CPUs of a pinned server")
+    parser.add_argument("--load-cpus", default="1", help="the CPUs of wrk when pinned")
     parser.add_argument("--child", nargs=2, metavar=("STORE", "SIZE"), help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.pin:
+        args.server_cpus, args.load_cpus = checked_cpus(parser, args.server_cpus, args.load_cpus)
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
+        pin = (args.server_cpus, args.load_cpus) if args.pin else None
         figures = measure_cell(
-            args.child[0], int(args.child[1]), args.seconds, args.connections, args.file_server
+            args.child[0], int(args.child[1]), args.seconds, args.connections, args.file_server, pin
         )
         print("SCALE-JSON " + json.dumps(figures), flush=True)
         os._exit(0)  # the server thread and the sweep need no orderly shutdown
@@ -334,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "store": r["store"],
             "runs": r["size"],
             "served by": r["served_by"],
+            "pin": r.get("pinning", "none"),
             "fill_s": r["fill_seconds"],
             "bytes/run (RSS)": r["bytes_per_run_rss"],
             "bytes/run (disk)": r["bytes_per_run_disk"],
