@@ -30,6 +30,7 @@ from flask import Flask, Response
 
 from letta_contract_kit.mockserver.bodies import body_bytes, declared_length
 from letta_contract_kit.mockserver.cassettes import Exchange, Recording, read
+from letta_contract_kit.mockserver.json_text import JSON_TYPE
 from letta_contract_kit.mockserver.paths import is_admin_route
 from letta_contract_kit.mockserver.routes.common import current_request
 from letta_contract_kit.mockserver.service import MockService
@@ -155,7 +156,7 @@ def _not_in_cassette(method: str, path: str, query: str, taken: Taken, name: str
     else:
         text = f"{target} is not in the cassette {name}"
     body = json.dumps({"detail": f"{text} (letta-mock --replay-miss 404): {MATCHING}"})
-    return Response(body, status=404, mimetype="application/json")
+    return Response(body, status=404, mimetype=JSON_TYPE)
 
 
 def install_replay(app: Flask, service: MockService) -> Replay:

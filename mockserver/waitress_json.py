@@ -54,6 +54,7 @@ from waitress.utilities import (
 )
 
 from letta_contract_kit.mockserver.config import MockConfig
+from letta_contract_kit.mockserver.json_text import JSON_TYPE
 
 IDENT = "letta-mock"
 # Descriptors kept free of client connections: the store, logs, callbacks, the trigger.
@@ -265,7 +266,7 @@ class JsonErrorTask(ErrorTask):
         body = json.dumps({"detail": f"{error.reason}: {error.body}"}).encode("utf-8")
         self.status = f"{error.code} {error.reason}"
         headers: Any = self.response_headers
-        headers.append(("Content-Type", "application/json"))
+        headers.append(("Content-Type", JSON_TYPE))
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
