@@ -1,0 +1,116 @@
+"""The throughput benchmarks compare servers round by round, not across minutes of drift.
+
+Each round measures every compared server once, in an order that turns; a ratio is taken
+within each round, and the goal is judged on the median of the rounds' ratios. A round with no
+figure leaves the goal unmeasured rather than quietly dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from benchmark_scripts import load
+
+rounds = load("rounds")
+mock_throughput = load("mock_throughput")
+scale = load("scale")
+
+
+def test_each_subject_leads_one_round_in_turn() -> None:
+    subjects = ["mock", "prism-static", "prism-dynamic"]
+    orders = [rounds.order(subjects, index) for index in range(3)]
+    assert [o[0] for o in orders] == subjects
+    assert all(sorted(o) == sorted(subjects) for o in orders)
+    assert rounds.order(subjects, 3) == subjects
+    assert rounds.order([], 2) == []
+
+
+def test_ratios_are_taken_within_each_round() -> None:
+    assert rounds.paired([3000.0, 2000.0, None], [1500.0, 1000.0, 900.0]) == [2.0, 2.0, None]
+    assert rounds.paired([1.0], [0.0]) == [None]
+    with pytest.raises(ValueError, match="rounds"):
+        rounds.paired([1.0, 2.0], [1.0])
+
+
+def test_a_spread_is_the_median_with_its_range_and_needs_every_round() -> None:
+    found = rounds.spread([2.0, 1.2, 2.4])
+    assert (found.median, found.low, found.high, found.rounds) == (2.0, 1.2, 2.4, 3)
+    assert found.shown() == "1.20-2.40 (3 rounds)"
+    assert rounds.spread([1.5]).shown() == "-"
+    assert rounds.spread([2.0, None, 2.4]) is None
+    assert rounds.spread([]) is None
+
+
+def _cells(endpoint: str, rps: list[float], p99: float = 20.0) -> list[dict[str, Any]]:
+    return [
+        {
+            "endpoint": endpoint,
+            "connections": 64,
+            "round": index + 1,
+            "requests_per_second": value,
+            "p99_ms": p99 + index,
+            "non_2xx_3xx": 0,
+            "socket_errors": 0,
+            "timeouts": 0,
+        }
+        for index, value in enumerate(rps)
+    ]
+
+
+def _target(post: list[float], get: list[float]) -> dict[str, Any]:
+    return {
+        "pinning": "0/1",
+        "startup_s": 0.3,
+        "rss_mb": 60.0,
+        "requests_before_rss": 100_000,
+        "cells": _cells("POST async", post) + _cells("GET run", get),
+    }
+
+
+def _goal(goals: list[dict[str, Any]], starts: str) -> dict[str, Any]:
+    [row] = [g for g in goals if g["goal"].startswith(starts)]
+    return row
+
+
+def test_a_slow_spell_that_hits_both_servers_in_one_round_does_not_sway_the_verdict() -> None:
+    # Round 2 ran on a slow machine for both: its ratio is round 1's. Compared across rounds
+    # (the median of one against the median of the other: 1600 / 1500) it would miss.
+    results = {
+        "mock": _target([3000.0, 1500.0, 1600.0], [6000.0, 6000.0, 6000.0]),
+        "prism-static": _target([1500.0, 750.0, 1500.0], [3000.0, 3000.0, 3000.0]),
+    }
+    goals = mock_throughput.comparisons(results, [64])
+    post = _goal(goals, "POST rps mock/prism-static @64")
+    assert (post["measured"], post["verdict"], post["rounds"]) == (
+        2.0,
+        "met",
+        "1.07-2.00 (3 rounds)",
+    )
+    get_post = _goal(goals, "GET rps / POST rps (mock) @64")
+    assert (get_post["measured"], get_post["verdict"]) == (3.75, "met")  # 6000 / 1600
+
+
+def test_the_post_goal_is_missed_when_the_median_round_misses_it() -> None:
+    results = {
+        "mock": _target([3000.0, 2000.0, 2100.0], [6000.0] * 3),
+        "prism-static": _target([1500.0, 1500.0, 1500.0], [3000.0] * 3),
+    }
+    post = _goal(mock_throughput.comparisons(results, [64]), "POST rps mock/prism-static @64")
+    assert (post["measured"], post["verdict"]) == (1.4, "MISSED")
+
+
+def test_a_round_without_a_figure_leaves_the_goal_unmeasured() -> None:
+    results = {
+        "mock": _target([3000.0, 3000.0], [6000.0] * 2),
+        "prism-static": _target([1500.0, 0.0], [3000.0] * 2),
+    }
+    post = _goal(mock_throughput.comparisons(results, [64]), "POST rps mock/prism-static @64")
+    assert post["verdict"] == "not measured"
+
+
+def test_the_latency_bound_is_judged_on_the_worst_round() -> None:
+    results = {"mock": _target([3000.0] * 3, [6000.0] * 3)}
+    results["mock"]["cells"][1]["p99_ms"] = 51.0
+    p99 = _goal(mock_throughput.comparisons(results, [64]), "p99 POST async @64")
+    assert (p99["measured"], p99["verdict"]) == (51.0, "MISSED")
