@@ -3,10 +3,10 @@
     python -m benchmarks.scale                      # 10k, 100k, 1M runs; memory, SQLite, LMDB
     python -m benchmarks.scale --sizes 10000 100000 --stores memory --seconds 5
 
-Each (store, size) cell runs in a fresh child process so memory figures do not mix. The child
-drives one run to completion through the service, then fills the store with copies of it
-(new ids, separately allocated): through ``add_run`` for the memory store and for LMDB (10,000
-runs to a transaction), and by a bulk insert into the tables ``SqliteStore`` defines for
+Each (store, size) cell runs in a child process of its own, so memory figures do not mix.
+The child drives one run to completion through the service, then fills the store with copies of
+it (new ids, separately allocated): through ``add_run`` for the memory store and for LMDB
+(10,000 runs to a transaction), and by a bulk insert into the tables ``SqliteStore`` defines for
 SQLite (one transaction instead of a million; the per-call cost of ``create_run`` at that size
 is measured separately). Then it serves the store, with the default configuration (wall clock,
 background sweep), the way the mock's docs say to serve it:
@@ -16,9 +16,13 @@ background sweep), the way the mock's docs say to serve it:
   file (``--file-server waitress`` serves it in-process instead, where the file stores' POSTs
   are governed by lock waits rather than by size; see docs/performance.md).
 
-wrk drives ``GET /v1/runs/{id}`` over 10,000 ids drawn from the whole store (each cell's
-``--max-store-bytes`` is raised to hold all its runs; a GET that finds no run is a missed
-goal), then ``POST`` (at capacity, so each new run evicts the oldest finished one).
+Every size of a store is filled and kept up side by side, and wrk drives them in ``--rounds``
+rounds (benchmarks/rounds.py): each round measures every size once, in an order that turns, so
+the cells a change compares are seconds apart, not minutes (one cell per size moved by a fifth
+between identical runs). First ``GET /v1/runs/{id}`` over 10,000 ids drawn from the whole store
+(each cell's ``--max-store-bytes`` is raised to hold all its runs; a GET that finds no run is a
+missed goal), then ``POST`` (at capacity, so each new run evicts the oldest finished one).
+Flatness is judged on the median of the rounds' changes, largest size against smallest.
 
 ``--pin`` (the default) runs the in-process server's threads on ``--server-cpus`` (core 0)
 and wrk on ``--load-cpus`` (core 1), as ``mock_throughput`` does, so that cells of different
@@ -29,9 +33,11 @@ workers of a file store use both cores by design and are never pinned.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
+import queue
 import random
 import sqlite3
 import subprocess
@@ -46,8 +52,9 @@ from typing import Any
 from benchmarks.pinning import affinity, checked_cpus
 from benchmarks.processes import ServerProcess, cpu_seconds, free_port, own_rss_bytes
 from benchmarks.report import table, verdict, write_results
+from benchmarks.rounds import Spread, order, paired, spread
 from benchmarks.workload import AGENT_ID, AUTH_HEADERS, REALISTIC_BODY, async_path
-from benchmarks.wrk import get_script, post_script, run_wrk
+from benchmarks.wrk import get_script, overran, post_script, run_wrk
 
 SAMPLED_IDS = 10_000
 ADD_RUN_SAMPLES = 200
@@ -161,16 +168,15 @@ def _file_server(store_kind: str, path: str, size: int, port: int, folder: str) 
     return ServerProcess(f"{store_kind}-workers", argv, port, log_path=Path(folder, "mock.log"))
 
 
-def measure_cell(
+def serve_cell(
     store_kind: str,
     size: int,
-    seconds: float,
-    connections: int,
     file_server: str,
     pin: tuple[str, str] | None = None,
-) -> dict[str, Any]:
-    """Runs in the child: fill, measure, serve, drive, report. ``pin``: the server's CPUs and
-    wrk's, for a server in this process."""
+) -> None:
+    """Runs in the child: fill the store, serve it, report (``SCALE-READY``), then answer the
+    parent's commands on stdin until it says ``quit``. ``pin``: the server's CPUs and wrk's,
+    for a server in this process."""
     from letta_contract_kit.mockserver import MockConfig, create_app
     from letta_contract_kit.mockserver.dispatch import answered_at_once
     from letta_contract_kit.mockserver.service import MockService
@@ -215,6 +221,7 @@ def measure_cell(
     external: ServerProcess | None = None
     server_cpus = load_cpus = None
     if file_path is not None and file_server == "granian":
+        assert config.port is not None
         external = _file_server(store_kind, file_path, size, config.port, folder)
         external.start()
         pid = external.pid
@@ -228,80 +235,210 @@ def measure_cell(
             threading.Thread(target=server.run, daemon=True).start()
         pid = os.getpid()
         served_by = "waitress, in-process"
-    base_url = f"http://127.0.0.1:{config.port}"
-    get = get_script([f"/v1/runs/{run_id}" for run_id in sample], AUTH_HEADERS)
-    post = post_script(async_path(), json.dumps(REALISTIC_BODY), AUTH_HEADERS)
-    cells: dict[str, Any] = {}
-    create_us = 0.0
-    try:
-        for name, script in (("get", get), ("post", post)):
-            if name == "post":  # after the GETs: the runs this creates evict sampled ones
-                create_us = _add_run_cost(service, ADD_RUN_SAMPLES)
-            cpu_before = cpu_seconds(pid)
-            with affinity(load_cpus):  # wrk, started by this thread, runs where it is
-                result = run_wrk(base_url, script, connections=connections, seconds=seconds)
-            spent = cpu_seconds(pid) - cpu_before
-            cells[name] = {
-                **result.as_dict(),
-                "cpu_us_per_req": spent / result.requests * 1e6 if result.requests else None,
-            }
-    finally:
-        if external is not None:
-            external.stop()
-    return {
+    ready = {
         "store": store_kind,
         "size": size,
         "served_by": served_by,
         "pinning": f"{server_cpus}/{load_cpus}" if server_cpus is not None else "none",
+        "load_cpus": load_cpus,
         "fill_seconds": round(fill_seconds, 1),
         "bytes_per_run_rss": (rss_after - rss_before) / size,
         "bytes_per_run_disk": disk / size if disk else None,
-        "create_run_us": round(create_us, 1),
-        "get": cells["get"],
-        "post": cells["post"],
+        "base_url": f"http://127.0.0.1:{config.port}",
+        "pid": pid,
+        "sample": sample,
+    }
+    print("SCALE-READY " + json.dumps(ready), flush=True)
+    try:
+        for line in sys.stdin:
+            if line.strip() == "create-cost":  # at capacity: each create evicts a run
+                cost = _add_run_cost(service, ADD_RUN_SAMPLES)
+                print(f"SCALE-CREATE {cost:.1f}", flush=True)
+            elif line.strip() == "quit":
+                break
+    finally:
+        if external is not None:
+            external.stop()
+
+
+class Cell:
+    """One (store, size) cell: a child process that filled its store and serves it until
+    told to quit; the parent drives it with wrk and reads its CPU time."""
+
+    def __init__(self, store_kind: str, size: int, args: argparse.Namespace, folder: str) -> None:
+        self.label = f"{store_kind} {size:,}"
+        self.timeout = args.cell_timeout
+        self.log = Path(folder, f"{store_kind}-{size}.log")
+        command = [sys.executable, "-m", "benchmarks.scale", "--child", store_kind, str(size)]
+        command += ["--file-server", args.file_server]
+        command += ["--server-cpus", args.server_cpus, "--load-cpus", args.load_cpus]
+        command += ["--pin" if args.pin else "--no-pin"]
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                cwd=Path(__file__).resolve().parents[1],
+            )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.ready: dict[str, Any] = json.loads(self._expect("SCALE-READY "))
+        self.rounds: dict[str, list[dict[str, Any]]] = {"get": [], "post": []}
+        self.paused: list[dict[str, Any]] = []  # wrk runs the machine paused (set aside)
+        self.create_us = 0.0
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def _expect(self, prefix: str) -> str:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise RuntimeError(
+                    f"{self.label}: no {prefix.strip()} within {self.timeout:.0f} s"
+                ) from None
+            if line is None:
+                tail = self.log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{self.label}: the child ended ({self.process.wait()}): {tail}")
+            if line.startswith(prefix):
+                return line.removeprefix(prefix)
+
+    def _say(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+
+    def measure(self, name: str, script: str, connections: int, seconds: float) -> None:
+        """One wrk run of ``script`` (wrk on the cell's load CPUs when pinned), with the CPU
+        the serving process spent over it. A run during which the machine paused
+        (``overran``) is set aside in ``paused`` and measured once more."""
+        pid = self.ready["pid"]
+        for attempt in range(2):
+            cpu_before = cpu_seconds(pid)
+            with affinity(self.ready["load_cpus"]):
+                result = run_wrk(
+                    self.ready["base_url"], script, connections=connections, seconds=seconds
+                )
+            spent = cpu_seconds(pid) - cpu_before
+            figures = {
+                **result.as_dict(),
+                "cpu_us_per_req": spent / result.requests * 1e6 if result.requests else None,
+            }
+            if attempt == 0 and overran(result, seconds):
+                print(
+                    f"  {self.label} {name.upper()}: wrk ran {result.seconds:.1f} s of "
+                    f"{seconds:.0f}: the machine paused; measured again",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                self.paused.append({"endpoint": name, **figures})
+                continue
+            self.rounds[name].append(figures)
+            return
+
+    def measure_create(self) -> None:
+        self._say("create-cost")
+        self.create_us = float(self._expect("SCALE-CREATE "))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                self._say("quit")
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def row(self) -> dict[str, Any]:
+        ready = {k: v for k, v in self.ready.items() if k not in ("sample", "base_url", "pid")}
+        return {
+            **ready,
+            "create_run_us": round(self.create_us, 1),
+            "get": summed(self.rounds["get"]),
+            "post": summed(self.rounds["post"]),
+            "get_rounds": self.rounds["get"],
+            "post_rounds": self.rounds["post"],
+            "paused_runs": self.paused,
+        }
+
+
+def summed(cells: list[dict[str, Any]]) -> dict[str, Any]:
+    """A cell's rounds in one: median throughput and CPU a request, the worst p99, every
+    error counted."""
+    rps = spread(c["requests_per_second"] for c in cells)
+    cpu = spread(c["cpu_us_per_req"] for c in cells)
+    return {
+        "requests_per_second": None if rps is None else rps.median,
+        "cpu_us_per_req": None if cpu is None else cpu.median,
+        "p99_ms": max((c["p99_ms"] for c in cells), default=None),
+        "non_2xx_3xx": sum(c["non_2xx_3xx"] for c in cells),
+        "socket_errors": sum(c["socket_errors"] for c in cells),
     }
 
 
-def run_child(store_kind: str, size: int, args: argparse.Namespace) -> dict[str, Any]:
-    command = [
-        sys.executable,
-        "-m",
-        "benchmarks.scale",
-        "--child",
-        store_kind,
-        str(size),
-        "--seconds",
-        str(args.seconds),
-        "--connections",
-        str(args.connections),
-        "--file-server",
-        args.file_server,
-        "--server-cpus",
-        args.server_cpus,
-        "--load-cpus",
-        args.load_cpus,
-        "--pin" if args.pin else "--no-pin",
-    ]
-    completed = subprocess.run(
-        command, capture_output=True, text=True, timeout=args.cell_timeout, check=False
-    )
-    for line in completed.stdout.splitlines():
-        if line.startswith("SCALE-JSON "):
-            result: dict[str, Any] = json.loads(line.removeprefix("SCALE-JSON "))
-            return result
-    raise RuntimeError(
-        f"{store_kind} {size}: no figures (exit {completed.returncode}): {completed.stderr[-2000:]}"
-    )
+def measure_store(
+    store_kind: str, args: argparse.Namespace, folder: str, skipped: list[str]
+) -> list[dict[str, Any]]:
+    """Every size of one store filled and served side by side, then driven in rounds: GETs
+    (each round every size once, in turning order), the create cost, POSTs."""
+    cells: list[Cell] = []
+    try:
+        per_run = 0.0
+        for size in sorted(args.sizes):
+            projected = per_run * size
+            if projected > available_bytes() * MEMORY_SHARE:
+                skipped.append(
+                    f"{store_kind} with {size:,} runs: projected {projected / 2**30:.1f} GiB "
+                    f"({per_run:,.0f} B/run) is over {MEMORY_SHARE:.0%} of available memory"
+                )
+                print("skipped: " + skipped[-1], file=sys.stderr)
+                continue
+            print(f"filling {store_kind} with {size:,} runs ...", file=sys.stderr, flush=True)
+            cells.append(Cell(store_kind, size, args, folder))
+            per_run = max(per_run, cells[-1].ready["bytes_per_run_rss"])
+        gets = {
+            cell.label: get_script(
+                [f"/v1/runs/{run_id}" for run_id in cell.ready["sample"]], AUTH_HEADERS
+            )
+            for cell in cells
+        }
+        post = post_script(async_path(), json.dumps(REALISTIC_BODY), AUTH_HEADERS)
+        for name in ("get", "post"):
+            if name == "post":  # after the GETs: the runs this creates evict sampled ones
+                for cell in cells:
+                    cell.measure_create()
+            for index in range(args.rounds):
+                for cell in order(cells, index):
+                    script = gets[cell.label] if name == "get" else post
+                    cell.measure(name, script, args.connections, args.seconds)
+                print(
+                    f"  {store_kind} {name.upper()}: round {index + 1} of {args.rounds} done",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        return [cell.row() for cell in cells]
+    finally:
+        for cell in cells:
+            cell.stop()
 
 
-def flatness(rows: list[dict[str, Any]], store_kind: str, endpoint: str) -> float | None:
-    """Throughput at the largest size relative to the smallest, minus one."""
+def flatness(rows: list[dict[str, Any]], store_kind: str, endpoint: str) -> Spread | None:
+    """Throughput at the largest size relative to the smallest, minus one, round by round."""
     mine = sorted((r for r in rows if r["store"] == store_kind), key=lambda r: r["size"])
     if len(mine) < 2:
         return None
-    first = mine[0][endpoint]["requests_per_second"]
-    last = mine[-1][endpoint]["requests_per_second"]
-    return round(last / first - 1, 3) if first else None
+    first = [c["requests_per_second"] for c in mine[0][f"{endpoint}_rounds"]]
+    last = [c["requests_per_second"] for c in mine[-1][f"{endpoint}_rounds"]]
+    changes = [None if r is None else r - 1 for r in paired(last, first)]
+    return spread(changes)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -313,10 +450,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=["memory", "sqlite", "lmdb"],
         choices=["memory", "sqlite", "lmdb"],
     )
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=6.0, help="length of each wrk run")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds: each measures every size of a store once, in an order that turns; "
+        "flatness is judged on the median of the rounds' changes",
+    )
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument(
-        "--cell-timeout", type=float, default=1200.0, help="seconds per cell, at most"
+        "--cell-timeout",
+        type=float,
+        default=1200.0,
+        help="seconds a cell's child may take to fill its store (or to answer), at most",
     )
     parser.add_argument(
         "--file-server",
@@ -335,6 +482,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--load-cpus", default="1", help="the CPUs of wrk when pinned")
     parser.add_argument("--child", nargs=2, metavar=("STORE", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.pin:
         args.server_cpus, args.load_cpus = checked_cpus(parser, args.server_cpus, args.load_cpus)
     return args
@@ -344,27 +493,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
         pin = (args.server_cpus, args.load_cpus) if args.pin else None
-        figures = measure_cell(
-            args.child[0], int(args.child[1]), args.seconds, args.connections, args.file_server, pin
-        )
-        print("SCALE-JSON " + json.dumps(figures), flush=True)
+        serve_cell(args.child[0], int(args.child[1]), args.file_server, pin)
         os._exit(0)  # the server thread and the sweep need no orderly shutdown
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
-    for store_kind in args.stores:
-        per_run = 0.0
-        for size in sorted(args.sizes):
-            projected = per_run * size
-            if projected > available_bytes() * MEMORY_SHARE:
-                skipped.append(
-                    f"{store_kind} with {size:,} runs: projected {projected / 2**30:.1f} GiB "
-                    f"({per_run:,.0f} B/run) is over {MEMORY_SHARE:.0%} of available memory"
-                )
-                print("skipped: " + skipped[-1], file=sys.stderr)
-                continue
-            print(f"measuring {store_kind} with {size:,} runs ...", file=sys.stderr, flush=True)
-            rows.append(run_child(store_kind, size, args))
-            per_run = max(per_run, rows[-1]["bytes_per_run_rss"])
+    with tempfile.TemporaryDirectory(prefix="letta-scale-logs-") as folder:
+        for store_kind in args.stores:
+            rows += measure_store(store_kind, args, folder, skipped)
     shown = [
         {
             "store": r["store"],
@@ -398,8 +533,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 {
                     "goal": f"{endpoint.upper()} rps {store_kind}, largest vs smallest size",
                     "target": f"within {GOAL_FLATNESS:.0%}",
-                    "measured": None if change is None else f"{change:+.1%}",
-                    "verdict": verdict(None if change is None else abs(change) <= GOAL_FLATNESS),
+                    "measured": None if change is None else f"{change.median:+.1%}",
+                    "rounds": "-"
+                    if change is None or change.rounds == 1
+                    else f"{change.low:+.1%} to {change.high:+.1%} ({change.rounds} rounds)",
+                    "verdict": verdict(
+                        None if change is None else abs(change.median) <= GOAL_FLATNESS
+                    ),
                 }
             )
     for r in rows:
@@ -422,7 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 }
             )
     print()
-    print(table(goals, ["goal", "target", "measured", "verdict"]))
+    print(table(goals, ["goal", "target", "measured", "rounds", "verdict"]))
     path = write_results(
         "scale", {"settings": vars(args), "results": rows, "skipped": skipped, "goals": goals}
     )

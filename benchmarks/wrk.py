@@ -94,6 +94,20 @@ class WrkResult:
         return asdict(self)
 
 
+# How much longer than its duration a wrk run may take before it is taken for a pause of the
+# machine rather than a measurement (see overran).
+PAUSE_SLACK_SECONDS = 1.5
+
+
+def overran(result: WrkResult, seconds: float) -> bool:
+    """Whether wrk ran for longer than it was asked to. wrk stops within a tenth of a second of
+    its duration whatever the server does (its own timer ends the run; a server that stalls
+    shows as timeouts inside the duration), so a run that lasted longer means wrk itself was
+    stopped: the machine paused (a virtual machine suspended or snapshotted). Such a cell
+    measured the pause, not the server."""
+    return result.seconds > max(1, round(seconds)) + PAUSE_SLACK_SECONDS
+
+
 def wrk_binary() -> str:
     found = shutil.which("wrk")
     if found is None:

@@ -114,3 +114,46 @@ def test_the_latency_bound_is_judged_on_the_worst_round() -> None:
     results["mock"]["cells"][1]["p99_ms"] = 51.0
     p99 = _goal(mock_throughput.comparisons(results, [64]), "p99 POST async @64")
     assert (p99["measured"], p99["verdict"]) == (51.0, "MISSED")
+
+
+def _sized(size: int, rps: list[float]) -> dict[str, Any]:
+    return {
+        "store": "memory",
+        "size": size,
+        "get_rounds": [{"requests_per_second": value} for value in rps],
+    }
+
+
+def test_flatness_compares_the_sizes_round_by_round() -> None:
+    # Round 2 was slow for both sizes; round 3 for the large one only. The median change is
+    # round 1's and round 2's -5%; the medians of the sizes (6000 against 4000) would say -33%.
+    rows = [_sized(10_000, [6000.0, 3000.0, 6000.0]), _sized(1_000_000, [5700.0, 2850.0, 4000.0])]
+    change = scale.flatness(rows, "memory", "get")
+    assert round(change.median, 3) == -0.05
+    assert (round(change.low, 3), change.rounds) == (-0.333, 3)
+    assert scale.flatness(rows[:1], "memory", "get") is None  # one size: nothing to compare
+
+
+def _wrk(seconds: float) -> Any:
+    return load("wrk").WrkResult(
+        requests=37_655,
+        seconds=seconds,
+        requests_per_second=37_655 / seconds,
+        p50_ms=9.0,
+        p90_ms=12.0,
+        p99_ms=28.0,
+        max_ms=64.0,
+        mean_ms=9.5,
+        socket_errors=0,
+        timeouts=64,
+        non_2xx_3xx=0,
+    )
+
+
+def test_a_wrk_run_that_outlasts_its_duration_is_a_pause_of_the_machine() -> None:
+    # wrk's own timer ends a run on time even when the server answers nothing (its requests
+    # then count as timeouts); only a machine that stopped makes the run itself longer.
+    overran = load("wrk").overran
+    assert overran(_wrk(12.673), 6.0)  # a 6 s cell that took 12.7 s: the VM was suspended
+    assert not overran(_wrk(6.1), 6.0)
+    assert not overran(_wrk(2.4), 0.4)  # wrk runs at least 1 s
