@@ -24,8 +24,9 @@ between identical runs). First ``GET /v1/runs/{id}`` over 10,000 ids drawn from 
 missed goal), then ``POST`` (at capacity, so each new run evicts the oldest finished one).
 Flatness is judged on the median of the rounds' changes, largest size against smallest.
 
-``--pin`` (the default) runs the in-process server's threads on ``--server-cpus`` (core 0)
-and wrk on ``--load-cpus`` (core 1), as ``mock_throughput`` does, so that cells of different
+``--pin`` (the default) runs a child that serves in-process on ``--server-cpus`` (core 0:
+the whole child, its sweep thread included) and wrk on ``--load-cpus`` (core 1), as
+``mock_throughput`` does, so that cells of different
 sizes get the same core; unpinned, single cells moved by a half between runs. The two Granian
 workers of a file store use both cores by design and are never pinned.
 """
@@ -49,7 +50,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.pinning import affinity, checked_cpus
+from benchmarks.pinning import affinity, checked_cpus, parse_cpus
 from benchmarks.processes import ServerProcess, cpu_seconds, free_port, own_rss_bytes
 from benchmarks.report import table, verdict, write_results
 from benchmarks.rounds import Spread, order, paired, spread
@@ -182,6 +183,13 @@ def serve_cell(
     from letta_contract_kit.mockserver.service import MockService
     from letta_contract_kit.mockserver.waitress_json import create_json_server
 
+    in_process = store_kind == "memory" or file_server == "waitress"
+    server_cpus = load_cpus = None
+    if in_process and pin is not None:
+        # The whole child on the server's CPUs before it makes a thread, so that every one of
+        # them (the service's sweep, the server's) inherits them; wrk runs in the parent.
+        server_cpus, load_cpus = pin
+        os.sched_setaffinity(0, parse_cpus(server_cpus))
     folder = tempfile.mkdtemp(prefix="letta-scale-")
     sqlite_path = os.path.join(folder, "runs.sqlite") if store_kind == "sqlite" else None
     lmdb_path = os.path.join(folder, "runs.lmdb") if store_kind == "lmdb" else None
@@ -219,20 +227,16 @@ def serve_cell(
         disk = os.stat(lmdb_path).st_blocks * 512
     file_path = sqlite_path or lmdb_path
     external: ServerProcess | None = None
-    server_cpus = load_cpus = None
-    if file_path is not None and file_server == "granian":
-        assert config.port is not None
+    if not in_process:
+        assert file_path is not None and config.port is not None
         external = _file_server(store_kind, file_path, size, config.port, folder)
         external.start()
         pid = external.pid
         served_by = "granian, 2 workers"
     else:
-        if pin is not None:
-            server_cpus, load_cpus = pin
-        with affinity(server_cpus):  # every thread the app and server start is made here
-            app = create_app(service=service)
-            server = create_json_server(app, config, at_once=answered_at_once(app))
-            threading.Thread(target=server.run, daemon=True).start()
+        app = create_app(service=service)
+        server = create_json_server(app, config, at_once=answered_at_once(app))
+        threading.Thread(target=server.run, daemon=True).start()
         pid = os.getpid()
         served_by = "waitress, in-process"
     ready = {
