@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import rounds
 from benchmarks.pinning import affinity, checked_cpus, parse_cpus
 from benchmarks.processes import (
     CLOCK_TICKS,
@@ -600,14 +601,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=[*MOCK_SERVERS, "prism-static", "prism-dynamic"],
     )
     parser.add_argument("--connections", nargs="+", type=int, default=[16, 64])
-    parser.add_argument("--seconds", type=float, default=6.0, help="length of each wrk run")
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=3,
-        help="rounds of cells: each round measures every target once at each concurrency, "
-        "in an order that turns; goals are judged on the median of the rounds' ratios",
-    )
+    rounds.add_arguments(parser, "every target at each concurrency")
     parser.add_argument(
         "--warmup",
         type=float,
@@ -656,8 +650,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.rounds = 2
         args.rss_seconds, args.warmup = 5.0, 1.0
     args.startup_repeats = max(1, args.startup_repeats)
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
+    rounds.check_arguments(parser, args)
     if args.pin:
         args.server_cpus, args.load_cpus = checked_cpus(parser, args.server_cpus, args.load_cpus)
     return args

@@ -10,6 +10,7 @@ and the median of the rounds' figures is what a goal is judged on, with their sp
 
 from __future__ import annotations
 
+import argparse
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -64,3 +65,27 @@ def spread(values: Iterable[float | None]) -> Spread | None:
         return None
     numbers = [float(value) for value in found if value is not None]
     return Spread(statistics.median(numbers), min(numbers), max(numbers), len(numbers))
+
+
+DEFAULT_ROUNDS = 3
+DEFAULT_SECONDS = 6.0
+
+
+def add_arguments(parser: argparse.ArgumentParser, each_round: str) -> None:
+    """``--seconds`` (of a wrk run) and ``--rounds``; ``each_round`` says what a round
+    measures once."""
+    parser.add_argument(
+        "--seconds", type=float, default=DEFAULT_SECONDS, help="length of each wrk run"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=DEFAULT_ROUNDS,
+        help=f"rounds: each measures {each_round} once, in an order that turns; goals are "
+        "judged on the median of the rounds' figures",
+    )
+
+
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")

@@ -50,6 +50,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks import rounds
 from benchmarks.pinning import affinity, checked_cpus, parse_cpus
 from benchmarks.processes import ServerProcess, cpu_seconds, free_port, own_rss_bytes
 from benchmarks.report import table, verdict, write_results
@@ -454,14 +455,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=["memory", "sqlite", "lmdb"],
         choices=["memory", "sqlite", "lmdb"],
     )
-    parser.add_argument("--seconds", type=float, default=6.0, help="length of each wrk run")
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=3,
-        help="rounds: each measures every size of a store once, in an order that turns; "
-        "flatness is judged on the median of the rounds' changes",
-    )
+    rounds.add_arguments(parser, "every size of a store")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument(
         "--cell-timeout",
@@ -486,8 +480,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--load-cpus", default="1", help="the CPUs of wrk when pinned")
     parser.add_argument("--child", nargs=2, metavar=("STORE", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
+    rounds.check_arguments(parser, args)
     if args.pin:
         args.server_cpus, args.load_cpus = checked_cpus(parser, args.server_cpus, args.load_cpus)
     return args
