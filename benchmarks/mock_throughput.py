@@ -62,7 +62,14 @@ from benchmarks.workload import (
     new_run_id,
     realistic_body_text,
 )
-from benchmarks.wrk import WrkResult, get_script, overran, post_script, run_wrk, wrk_version
+from benchmarks.wrk import (
+    WrkResult,
+    get_script,
+    measured_unpaused,
+    post_script,
+    run_wrk,
+    wrk_version,
+)
 
 HERE = Path(__file__).resolve().parent
 GET_IDS = 1_000
@@ -309,7 +316,8 @@ class Running:
     def cell(self, endpoint: str, script: str, connections: int, args: argparse.Namespace) -> None:
         """One measured wrk run, wrk on the target's load CPUs. A run during which the machine
         paused (``overran``) is set aside in ``paused`` and measured once more."""
-        for attempt in range(2):
+
+        def measure() -> tuple[WrkResult, dict[str, Any]]:
             with affinity(self.pinning.load):
                 result, spent = measure_cell(
                     self.server,
@@ -321,17 +329,10 @@ class Running:
                 )
             self.served += result.requests
             cell = {"endpoint": endpoint, "connections": connections, **spent, **result.as_dict()}
-            if attempt == 0 and overran(result, args.seconds):
-                print(
-                    f"  {self.name} {endpoint} @{connections}: wrk ran {result.seconds:.1f} s "
-                    f"of {args.seconds:.0f}: the machine paused; measured again",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                self.paused.append(cell)
-                continue
-            self.cells.append(cell)
-            return
+            return result, cell
+
+        label = f"{self.name} {endpoint} @{connections}"
+        self.cells.append(measured_unpaused(measure, args.seconds, label, self.paused))
 
     def warm_up(self, script: str, args: argparse.Namespace) -> None:
         """``--warmup`` seconds of ``script`` at 64 connections, not measured: Prism's JIT takes

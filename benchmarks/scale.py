@@ -56,7 +56,7 @@ from benchmarks.processes import ServerProcess, cpu_seconds, free_port, own_rss_
 from benchmarks.report import table, verdict, write_results
 from benchmarks.rounds import Spread, order, paired, spread
 from benchmarks.workload import AGENT_ID, AUTH_HEADERS, REALISTIC_BODY, async_path
-from benchmarks.wrk import get_script, overran, post_script, run_wrk
+from benchmarks.wrk import WrkResult, get_script, measured_unpaused, post_script, run_wrk
 
 SAMPLED_IDS = 10_000
 ADD_RUN_SAMPLES = 200
@@ -325,28 +325,22 @@ class Cell:
         the serving process spent over it. A run during which the machine paused
         (``overran``) is set aside in ``paused`` and measured once more."""
         pid = self.ready["pid"]
-        for attempt in range(2):
+
+        def measure() -> tuple[WrkResult, dict[str, Any]]:
             cpu_before = cpu_seconds(pid)
             with affinity(self.ready["load_cpus"]):
                 result = run_wrk(
                     self.ready["base_url"], script, connections=connections, seconds=seconds
                 )
             spent = cpu_seconds(pid) - cpu_before
-            figures = {
+            return result, {
+                "endpoint": name,
                 **result.as_dict(),
                 "cpu_us_per_req": spent / result.requests * 1e6 if result.requests else None,
             }
-            if attempt == 0 and overran(result, seconds):
-                print(
-                    f"  {self.label} {name.upper()}: wrk ran {result.seconds:.1f} s of "
-                    f"{seconds:.0f}: the machine paused; measured again",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                self.paused.append({"endpoint": name, **figures})
-                continue
-            self.rounds[name].append(figures)
-            return
+
+        label = f"{self.label} {name.upper()}"
+        self.rounds[name].append(measured_unpaused(measure, seconds, label, self.paused))
 
     def measure_create(self) -> None:
         self._say("create-cost")

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchmarks.processes import MissingTool
+
+T = TypeVar("T")
 
 _DONE_HOOK = r"""
 done = function(summary, latency, requests)
@@ -106,6 +109,25 @@ def overran(result: WrkResult, seconds: float) -> bool:
     stopped: the machine paused (a virtual machine suspended or snapshotted). Such a cell
     measured the pause, not the server."""
     return result.seconds > max(1, round(seconds)) + PAUSE_SLACK_SECONDS
+
+
+def measured_unpaused(
+    measure: Callable[[], tuple[WrkResult, T]], seconds: float, label: str, set_aside: list[T]
+) -> T:
+    """``measure()`` (one wrk run of ``seconds`` and the figures made of it); if the machine
+    paused during it (``overran``), its figures go to ``set_aside`` and it is measured once
+    more, whose figures are kept whatever they are."""
+    result, figures = measure()
+    if not overran(result, seconds):
+        return figures
+    print(
+        f"  {label}: wrk ran {result.seconds:.1f} s of {seconds:.0f}: the machine paused; "
+        "measured again",
+        file=sys.stderr,
+        flush=True,
+    )
+    set_aside.append(figures)
+    return measure()[1]
 
 
 def wrk_binary() -> str:

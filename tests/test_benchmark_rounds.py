@@ -157,3 +157,14 @@ def test_a_wrk_run_that_outlasts_its_duration_is_a_pause_of_the_machine() -> Non
     assert overran(_wrk(12.673), 6.0)  # a 6 s cell that took 12.7 s: the VM was suspended
     assert not overran(_wrk(6.1), 6.0)
     assert not overran(_wrk(2.4), 0.4)  # wrk runs at least 1 s
+
+
+def test_a_paused_run_is_set_aside_and_measured_once_more() -> None:
+    wrk = load("wrk")
+    runs = iter([(_wrk(12.673), "paused"), (_wrk(6.0), "kept"), (_wrk(6.0), "unused")])
+    set_aside: list[str] = []
+    assert wrk.measured_unpaused(lambda: next(runs), 6.0, "mock GET", set_aside) == "kept"
+    assert set_aside == ["paused"]
+    steady = iter([(_wrk(6.0), "first")])
+    assert wrk.measured_unpaused(lambda: next(steady), 6.0, "mock GET", set_aside) == "first"
+    assert set_aside == ["paused"]
