@@ -43,7 +43,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import rounds
-from benchmarks.pinning import affinity, checked_cpus, parse_cpus
+from benchmarks.pinning import (
+    affinity,
+    checked_cpus,
+    cpu_ticks,
+    parse_cpus,
+    steal_share,
+    ticks_between,
+)
 from benchmarks.processes import (
     CLOCK_TICKS,
     MissingTool,
@@ -65,7 +72,7 @@ from benchmarks.workload import (
 from benchmarks.wrk import (
     WrkResult,
     get_script,
-    measured_unpaused,
+    measured_undisturbed,
     post_script,
     run_wrk,
     wrk_version,
@@ -247,20 +254,6 @@ def pinning_for(target: Target, args: argparse.Namespace) -> Pinning:
     return Pinning(args.server_cpus, args.load_cpus)
 
 
-def cpu_ticks() -> dict[int, tuple[int, int, int]]:
-    """Each CPU's busy, stolen and total clock ticks so far, machine-wide (``/proc/stat``)."""
-    ticks: dict[int, tuple[int, int, int]] = {}
-    for line in Path("/proc/stat").read_text().splitlines():
-        name, *values = line.split()
-        if not name.startswith("cpu") or name == "cpu":
-            continue
-        # user nice system idle iowait irq softirq steal (guest time is inside user).
-        user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in values[:8])
-        busy = user + nice + system + irq + softirq
-        ticks[int(name[3:])] = (busy, steal, busy + idle + iowait + steal)
-    return ticks
-
-
 def measure_cell(
     server: ServerProcess,
     script: str,
@@ -281,17 +274,12 @@ def measure_cell(
     spent = server.cpu_seconds() - before
     machine_after = cpu_ticks()
     wall = result.seconds or float("nan")
-    busy_ticks = stolen = total = 0
-    for cpu in server_cpus:
-        then, now = machine_before.get(cpu, (0, 0, 0)), machine_after.get(cpu, (0, 0, 0))
-        busy_ticks += now[0] - then[0]
-        stolen += now[1] - then[1]
-        total += now[2] - then[2]
+    busy_ticks, stolen, total = ticks_between(machine_before, machine_after, server_cpus)
     return result, {
         "cpu": spent / result.requests * 1e6 if result.requests else float("nan"),
         "server_cores": round(spent / wall, 2),
         "others_cores": round(busy_ticks / CLOCK_TICKS / wall - spent / wall, 2),
-        "steal": round(stolen / total, 3) if total else float("nan"),
+        "steal": steal_share(stolen, total),
     }
 
 
@@ -307,15 +295,16 @@ class Running:
     startups: list[float]
     served: int = 0
     cells: list[dict[str, Any]] = field(default_factory=list)
-    paused: list[dict[str, Any]] = field(default_factory=list)  # cells the machine paused
+    set_aside: list[dict[str, Any]] = field(default_factory=list)  # cells the machine disturbed
 
     @property
     def name(self) -> str:
         return self.target.name
 
     def cell(self, endpoint: str, script: str, connections: int, args: argparse.Namespace) -> None:
-        """One measured wrk run, wrk on the target's load CPUs. A run during which the machine
-        paused (``overran``) is set aside in ``paused`` and measured once more."""
+        """One measured wrk run, wrk on the target's load CPUs. A run the machine disturbed
+        (paused, or steal over the limit: ``wrk.disturbance``) is set aside in ``set_aside``
+        and measured once more."""
 
         def measure() -> tuple[WrkResult, dict[str, Any]]:
             with affinity(self.pinning.load):
@@ -332,7 +321,7 @@ class Running:
             return result, cell
 
         label = f"{self.name} {endpoint} @{connections}"
-        self.cells.append(measured_unpaused(measure, args.seconds, label, self.paused))
+        self.cells.append(measured_undisturbed(measure, args.seconds, label, self.set_aside))
 
     def warm_up(self, script: str, args: argparse.Namespace) -> None:
         """``--warmup`` seconds of ``script`` at 64 connections, not measured: Prism's JIT takes
@@ -441,7 +430,7 @@ def result_of(one: Running) -> dict[str, Any]:
         "requests_before_rss": one.served,
         "rss_mb": one.server.rss_bytes() / 2**20,
         "cells": one.cells,
-        "paused_cells": one.paused,
+        "set_aside_cells": one.set_aside,
     }
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 
 def parse_cpus(text: str) -> set[int]:
@@ -24,6 +25,40 @@ def parse_cpus(text: str) -> set[int]:
 
 def cpu_list(cpus: set[int]) -> str:
     return ",".join(str(cpu) for cpu in sorted(cpus))
+
+
+def cpu_ticks() -> dict[int, tuple[int, int, int]]:
+    """Each CPU's busy, stolen and total clock ticks so far, machine-wide (``/proc/stat``)."""
+    ticks: dict[int, tuple[int, int, int]] = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *values = line.split()
+        if not name.startswith("cpu") or name == "cpu":
+            continue
+        # user nice system idle iowait irq softirq steal (guest time is inside user).
+        user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in values[:8])
+        busy = user + nice + system + irq + softirq
+        ticks[int(name[3:])] = (busy, steal, busy + idle + iowait + steal)
+    return ticks
+
+
+def ticks_between(
+    before: dict[int, tuple[int, int, int]],
+    after: dict[int, tuple[int, int, int]],
+    cpus: Iterable[int],
+) -> tuple[int, int, int]:
+    """The busy, stolen and total ticks of ``cpus`` from one ``cpu_ticks()`` to another."""
+    busy = stolen = total = 0
+    for cpu in cpus:
+        then, now = before.get(cpu, (0, 0, 0)), after.get(cpu, (0, 0, 0))
+        busy += now[0] - then[0]
+        stolen += now[1] - then[1]
+        total += now[2] - then[2]
+    return busy, stolen, total
+
+
+def steal_share(stolen: int, total: int) -> float:
+    """The share of the CPUs' time the hypervisor gave to other guests (NaN if none passed)."""
+    return round(stolen / total, 3) if total else float("nan")
 
 
 @contextlib.contextmanager

@@ -44,13 +44,11 @@ from benchmarks.mock_throughput import (
     GET_IDS,
     MOCK_SERVERS,
     MULTI_CORE,
-    affinity,
     check_pinned,
-    cpu_ticks,
-    parse_cpus,
     pinned_argv,
     source_digest,
 )
+from benchmarks.pinning import affinity, cpu_ticks, parse_cpus, steal_share, ticks_between
 from benchmarks.processes import (
     CLOCK_TICKS,
     MissingTool,
@@ -395,17 +393,10 @@ def machine_share(
     before: dict[int, tuple[int, int, int]], after: dict[int, tuple[int, int, int]], cpus: set[int]
 ) -> dict[str, float]:
     """How busy ``cpus`` were over an interval, and what share the hypervisor took."""
-    busy = steal = total = 0
-    for cpu in cpus:
-        then, now = before.get(cpu, (0, 0, 0)), after.get(cpu, (0, 0, 0))
-        busy, steal, total = (
-            busy + now[0] - then[0],
-            steal + now[1] - then[1],
-            total + now[2] - then[2],
-        )
+    busy, stolen, total = ticks_between(before, after, cpus)
     return {
         "busy": round(busy / total, 3) if total else float("nan"),
-        "steal": round(steal / total, 3) if total else float("nan"),
+        "steal": steal_share(stolen, total),
     }
 
 

@@ -51,12 +51,19 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import rounds
-from benchmarks.pinning import affinity, checked_cpus, parse_cpus
+from benchmarks.pinning import (
+    affinity,
+    checked_cpus,
+    cpu_ticks,
+    parse_cpus,
+    steal_share,
+    ticks_between,
+)
 from benchmarks.processes import ServerProcess, cpu_seconds, free_port, own_rss_bytes
 from benchmarks.report import table, verdict, write_results
 from benchmarks.rounds import Spread, order, paired, spread
 from benchmarks.workload import AGENT_ID, AUTH_HEADERS, REALISTIC_BODY, async_path
-from benchmarks.wrk import WrkResult, get_script, measured_unpaused, post_script, run_wrk
+from benchmarks.wrk import WrkResult, get_script, measured_undisturbed, post_script, run_wrk
 
 SAMPLED_IDS = 10_000
 ADD_RUN_SAMPLES = 200
@@ -272,6 +279,8 @@ class Cell:
 
     def __init__(self, store_kind: str, size: int, args: argparse.Namespace, folder: str) -> None:
         self.label = f"{store_kind} {size:,}"
+        # the CPUs the serving process runs on, whose steal each measurement reports
+        self.server_cpus = parse_cpus(args.server_cpus) if args.pin else os.sched_getaffinity(0)
         self.timeout = args.cell_timeout
         self.log = Path(folder, f"{store_kind}-{size}.log")
         command = [sys.executable, "-m", "benchmarks.scale", "--child", store_kind, str(size)]
@@ -291,7 +300,7 @@ class Cell:
         threading.Thread(target=self._read, daemon=True).start()
         self.ready: dict[str, Any] = json.loads(self._expect("SCALE-READY "))
         self.rounds: dict[str, list[dict[str, Any]]] = {"get": [], "post": []}
-        self.paused: list[dict[str, Any]] = []  # wrk runs the machine paused (set aside)
+        self.set_aside: list[dict[str, Any]] = []  # wrk runs the machine disturbed
         self.create_us = 0.0
 
     def _read(self) -> None:
@@ -322,25 +331,28 @@ class Cell:
 
     def measure(self, name: str, script: str, connections: int, seconds: float) -> None:
         """One wrk run of ``script`` (wrk on the cell's load CPUs when pinned), with the CPU
-        the serving process spent over it. A run during which the machine paused
-        (``overran``) is set aside in ``paused`` and measured once more."""
+        the serving process spent over it and the steal on its CPUs. A run the machine
+        disturbed (paused, or steal over the limit: ``wrk.disturbance``) is set aside in
+        ``set_aside`` and measured once more."""
         pid = self.ready["pid"]
 
         def measure() -> tuple[WrkResult, dict[str, Any]]:
-            cpu_before = cpu_seconds(pid)
+            cpu_before, machine_before = cpu_seconds(pid), cpu_ticks()
             with affinity(self.ready["load_cpus"]):
                 result = run_wrk(
                     self.ready["base_url"], script, connections=connections, seconds=seconds
                 )
             spent = cpu_seconds(pid) - cpu_before
+            _, stolen, total = ticks_between(machine_before, cpu_ticks(), self.server_cpus)
             return result, {
                 "endpoint": name,
                 **result.as_dict(),
                 "cpu_us_per_req": spent / result.requests * 1e6 if result.requests else None,
+                "steal": steal_share(stolen, total),
             }
 
         label = f"{self.label} {name.upper()}"
-        self.rounds[name].append(measured_unpaused(measure, seconds, label, self.paused))
+        self.rounds[name].append(measured_undisturbed(measure, seconds, label, self.set_aside))
 
     def measure_create(self) -> None:
         self._say("create-cost")
@@ -365,7 +377,7 @@ class Cell:
             "post": summed(self.rounds["post"]),
             "get_rounds": self.rounds["get"],
             "post_rounds": self.rounds["post"],
-            "paused_runs": self.paused,
+            "set_aside_runs": self.set_aside,
         }
 
 
