@@ -14,8 +14,30 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _git(*argv: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *argv],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+    except OSError:
+        return ""
+
+
+# The checkout as it was when the benchmark started (this module is imported at start-up): a
+# commit made while a long benchmark runs is not the code the benchmark measured.
+_STARTED_AT = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+_COMMIT = _git("rev-parse", "--short", "HEAD") or None
+_CHANGED = bool(_git("status", "--porcelain", "--untracked-files=no"))
+
+
 def machine() -> dict[str, Any]:
-    """The machine and checkout the figures were taken on."""
+    """The machine and checkout the figures were taken on (the checkout at start-up, and
+    whether tracked files differed from its commit)."""
     model = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -24,23 +46,14 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip()
-    except OSError:
-        commit = ""
     return {
         "nproc": os.cpu_count(),
         "cpu_model": model,
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "commit": commit or None,
+        "commit": _COMMIT,
+        "uncommitted_changes": _CHANGED,
+        "started_at": _STARTED_AT,
         "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
