@@ -4,6 +4,7 @@ with waitress (the default) or Granian."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import threading
 import urllib.request
@@ -224,6 +225,20 @@ def announce(config: MockConfig, port: int) -> None:
     )
 
 
+def freeze_start_up_heap() -> None:
+    """Collect the start-up garbage, then move every object still alive (modules, schemas,
+    compiled validators, the app: about 40,000 of them) into the collector's permanent
+    generation, so that a full collection while serving walks only what serving made. Full
+    collections stop every request in flight; they took 9-14 ms each with the start-up heap
+    in them. The runs the store keeps are bytes, which the collector does not track.
+
+    Only for a process the mock owns (the CLI's foreground server, a Granian worker): in a
+    test process the ``MockServer`` thread would freeze the user's objects too, and a cycle
+    among them would never be collected."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve(config: MockConfig, service: MockService | None = None) -> None:
     """Serve in the foreground until interrupted (the CLI's job).
 
@@ -239,6 +254,7 @@ def serve(config: MockConfig, service: MockService | None = None) -> None:
     built = service if service is not None else MockService(config)
     app = create_app(service=built)
     server = create_json_server(app, config, at_once=answered_at_once(app))
+    freeze_start_up_heap()
     announce(config, bound_port(server))
     try:
         server.run()
@@ -255,7 +271,9 @@ def _serve_granian(config: MockConfig, service: MockService | None) -> None:
     config = replace(config, port=port)
 
     def build_app() -> Any:  # in each worker, also in one that replaces a dead one
-        return create_app(service=service if service is not None else MockService(config))
+        app = create_app(service=service if service is not None else MockService(config))
+        freeze_start_up_heap()
+        return app
 
     # The supervisor says "listening" once the workers accept, not when one has built its app.
     announce_when_accepting(config, port, lambda: announce(config, port))
