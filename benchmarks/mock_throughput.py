@@ -13,8 +13,8 @@ servers are started together and kept up for the run, and measured in ``--rounds
 (benchmarks/rounds.py): each round measures every server once at each concurrency, in an order
 that turns, so the cells a ratio compares are seconds apart rather than minutes; a goal is
 judged on the median of the rounds' ratios, and the spread of the rounds is shown beside it.
-Servers are compared by ratio only. POST rounds come first; the runs the GETs read are created
-after them, so that no POST evicts them.
+Servers are compared by ratio only. Each round measures POSTs, then GETs of runs created just
+before them, so that no POST evicts them and a GET/POST ratio compares cells seconds apart.
 
 ``--pin`` (the default) measures per core: each one-process server (``mock``,
 ``mock-granian``, both Prisms: every process and thread of it) is started under
@@ -359,22 +359,37 @@ def start(target: Target, args: argparse.Namespace) -> Running:
     return Running(target, pinning, server, cpus, allowed, startups)
 
 
-def measure_rounds(
-    running: Sequence[Running], endpoint: str, scripts: dict[str, str], args: argparse.Namespace
+def measure_round(
+    running: Sequence[Running],
+    endpoint: str,
+    scripts: dict[str, str],
+    args: argparse.Namespace,
+    index: int,
 ) -> None:
-    """``--rounds`` rounds of the endpoint's cells: at each concurrency, every target in turn,
-    in an order that turns each round (see rounds.py). Every cell is tagged with its round."""
-    for index in range(args.rounds):
-        for connections in args.connections:
-            for one in order(running, index):
-                one.cell(endpoint, scripts[one.name], connections, args)
-                one.cells[-1]["round"] = index + 1
-        print(f"  {endpoint}: round {index + 1} of {args.rounds} done", file=sys.stderr, flush=True)
+    """Round ``index`` of the endpoint's cells: at each concurrency, every target in turn, in
+    an order that turns each round (see rounds.py). Every cell is tagged with its round."""
+    for connections in args.connections:
+        for one in order(running, index):
+            one.cell(endpoint, scripts[one.name], connections, args)
+            one.cells[-1]["round"] = index + 1
+
+
+def fresh_gets(one: Running) -> str:
+    """A GET script over ``GET_IDS`` runs created just now (for a target that keeps runs; the
+    POSTs before have evicted older ones from a bounded store), or over unknown ids."""
+    if not one.target.stores_runs:
+        return get_script([f"/v1/runs/{new_run_id()}" for _ in range(GET_IDS)], AUTH_HEADERS)
+    with affinity(one.pinning.load):
+        ids = create_runs(one.server.host, one.server.port, GET_IDS)
+    one.served += GET_IDS
+    return get_script([f"/v1/runs/{run_id}" for run_id in ids], AUTH_HEADERS)
 
 
 def measure_all(chosen: Sequence[Target], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """Every target started and kept up side by side; POST rounds, then (the runs to read
-    created only now, so that no POST cell evicts them) GET rounds; then RSS."""
+    """Every target started and kept up side by side and measured in ``--rounds`` rounds; each
+    round has every target's POST cells, then (the runs to read created only now, so that no
+    POST evicts them) its GET cells, so a GET/POST ratio compares cells seconds apart. Then
+    RSS."""
     running: list[Running] = []
     try:
         for target in chosen:
@@ -383,18 +398,15 @@ def measure_all(chosen: Sequence[Target], args: argparse.Namespace) -> dict[str,
         post = post_script(async_path(), realistic_body_text(), AUTH_HEADERS)
         for one in running:
             one.warm_up(post, args)
-        measure_rounds(running, "POST async", {one.name: post for one in running}, args)
         gets: dict[str, str] = {}
-        for one in running:
-            if one.target.stores_runs:
-                with affinity(one.pinning.load):
-                    ids = create_runs(one.server.host, one.server.port, GET_IDS)
-                one.served += GET_IDS
-            else:
-                ids = [new_run_id() for _ in range(GET_IDS)]
-            gets[one.name] = get_script([f"/v1/runs/{run_id}" for run_id in ids], AUTH_HEADERS)
-            one.warm_up(gets[one.name], args)
-        measure_rounds(running, "GET run", gets, args)
+        for index in range(args.rounds):
+            measure_round(running, "POST async", {one.name: post for one in running}, args, index)
+            gets = {one.name: fresh_gets(one) for one in running}
+            if index == 0:
+                for one in running:
+                    one.warm_up(gets[one.name], args)
+            measure_round(running, "GET run", gets, args, index)
+            print(f"  round {index + 1} of {args.rounds} done", file=sys.stderr, flush=True)
         for one in running:
             top_up(one, gets[one.name], args)
         return {one.name: result_of(one) for one in running}
