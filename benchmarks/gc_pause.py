@@ -9,8 +9,7 @@ and the app as ``letta-mock`` does, freezes the start-up heap or not, answers ``
 async sends and as many run retrieves through the app (so the store is full at its default
 bound and serving has left what it leaves), then times ``--collections`` full collections and
 prints their median. The figure is the ratio of the medians of the rounds (frozen / not), with
-each side's median in ms. A full collection stops every request in flight; under load they
-come a few times a minute.
+each side's median in ms. A full collection stops every request in flight.
 """
 
 from __future__ import annotations
