@@ -452,6 +452,17 @@ def flatness(rows: list[dict[str, Any]], store_kind: str, endpoint: str) -> Spre
     return spread(changes)
 
 
+def disturbed_flatness(rows: list[dict[str, Any]], store_kind: str, endpoint: str) -> str | None:
+    """Why a round the flatness rests on (the smallest and the largest size) did not measure
+    the store (disturbed on both tries: ``wrk.measured_undisturbed``), or None."""
+    mine = sorted((r for r in rows if r["store"] == store_kind), key=lambda r: r["size"])
+    for row in mine[:1] + mine[-1:] if len(mine) >= 2 else []:
+        for index, cell in enumerate(row[f"{endpoint}_rounds"]):
+            if cell.get("disturbed"):
+                return f"{row['size']:,} runs, round {index + 1}: {cell['disturbed']}"
+    return None
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale")
     parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000])
@@ -532,6 +543,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for store_kind in args.stores:
         for endpoint in ("get", "post"):
             change = flatness(rows, store_kind, endpoint)
+            shaken = disturbed_flatness(rows, store_kind, endpoint)
             goals.append(
                 {
                     "goal": f"{endpoint.upper()} rps {store_kind}, largest vs smallest size",
@@ -540,9 +552,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "rounds": "-"
                     if change is None or change.rounds == 1
                     else f"{change.low:+.1%} to {change.high:+.1%} ({change.rounds} rounds)",
-                    "verdict": verdict(
-                        None if change is None else abs(change.median) <= GOAL_FLATNESS
-                    ),
+                    "verdict": f"disturbed ({shaken})"
+                    if shaken
+                    else verdict(None if change is None else abs(change.median) <= GOAL_FLATNESS),
                 }
             )
     for r in rows:

@@ -102,7 +102,7 @@ PAUSE_SLACK_SECONDS = 1.5
 # The share of the server's CPU time the hypervisor may give to other guests during a wrk run
 # before the run is taken for a measurement of the neighbours rather than of the server (see
 # disturbance). On this project's quiet runs steal stays under 1%; in the disturbed ones it
-# was 4-29%, and the mock's CPU per POST rose by a quarter with it.
+# was 4-69%, and the mock's CPU per POST rose by a quarter or more with it.
 STEAL_LIMIT = 0.02
 
 

@@ -154,6 +154,17 @@ def test_flatness_compares_the_sizes_round_by_round() -> None:
     assert scale.flatness(rows[:1], "memory", "get") is None  # one size: nothing to compare
 
 
+def test_flatness_resting_on_a_round_the_machine_disturbed_twice_is_not_judged() -> None:
+    rows = [_sized(10_000, [6000.0] * 3), _sized(1_000_000, [5700.0, 2000.0, 5800.0])]
+    assert scale.disturbed_flatness(rows, "memory", "get") is None
+    rows[1]["get_rounds"][1]["disturbed"] = "the machine paused"
+    assert (
+        scale.disturbed_flatness(rows, "memory", "get")
+        == "1,000,000 runs, round 2: the machine paused"
+    )
+    assert scale.disturbed_flatness(rows[:1], "memory", "get") is None  # nothing compared
+
+
 def _wrk(seconds: float) -> Any:
     return load("wrk").WrkResult(
         requests=37_655,
