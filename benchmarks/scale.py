@@ -188,6 +188,7 @@ def serve_cell(
     for a server in this process."""
     from letta_contract_kit.mockserver import MockConfig, create_app
     from letta_contract_kit.mockserver.dispatch import answered_at_once
+    from letta_contract_kit.mockserver.server import freeze_start_up_heap
     from letta_contract_kit.mockserver.service import MockService
     from letta_contract_kit.mockserver.waitress_json import create_json_server
 
@@ -244,6 +245,7 @@ def serve_cell(
     else:
         app = create_app(service=service)
         server = create_json_server(app, config, at_once=answered_at_once(app))
+        freeze_start_up_heap()  # as ``letta-mock`` does before it serves
         threading.Thread(target=server.run, daemon=True).start()
         pid = os.getpid()
         served_by = "waitress, in-process"
