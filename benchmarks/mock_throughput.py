@@ -48,7 +48,6 @@ from benchmarks.pinning import (
     checked_cpus,
     cpu_ticks,
     parse_cpus,
-    steal_share,
     ticks_between,
 )
 from benchmarks.processes import (
@@ -274,12 +273,12 @@ def measure_cell(
     spent = server.cpu_seconds() - before
     machine_after = cpu_ticks()
     wall = result.seconds or float("nan")
-    busy_ticks, stolen, total = ticks_between(machine_before, machine_after, server_cpus)
+    ticks = ticks_between(machine_before, machine_after, server_cpus)
     return result, {
         "cpu": spent / result.requests * 1e6 if result.requests else float("nan"),
         "server_cores": round(spent / wall, 2),
-        "others_cores": round(busy_ticks / CLOCK_TICKS / wall - spent / wall, 2),
-        "steal": steal_share(stolen, total),
+        "others_cores": round(ticks.busy / CLOCK_TICKS / wall - spent / wall, 2),
+        "steal": ticks.steal,
     }
 
 

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -41,24 +42,39 @@ def cpu_ticks() -> dict[int, tuple[int, int, int]]:
     return ticks
 
 
+@dataclass(frozen=True)
+class Ticks:
+    """Clock ticks of some CPUs over an interval: busy, given by the hypervisor to other
+    guests (stolen), and in all."""
+
+    busy: int
+    stolen: int
+    total: int
+
+    @property
+    def steal(self) -> float:
+        """The share of the CPUs' time the hypervisor gave to other guests (NaN if no time
+        passed)."""
+        return round(self.stolen / self.total, 3) if self.total else float("nan")
+
+    @property
+    def busy_share(self) -> float:
+        return round(self.busy / self.total, 3) if self.total else float("nan")
+
+
 def ticks_between(
     before: dict[int, tuple[int, int, int]],
     after: dict[int, tuple[int, int, int]],
     cpus: Iterable[int],
-) -> tuple[int, int, int]:
-    """The busy, stolen and total ticks of ``cpus`` from one ``cpu_ticks()`` to another."""
+) -> Ticks:
+    """The ticks of ``cpus`` from one ``cpu_ticks()`` to another."""
     busy = stolen = total = 0
     for cpu in cpus:
         then, now = before.get(cpu, (0, 0, 0)), after.get(cpu, (0, 0, 0))
         busy += now[0] - then[0]
         stolen += now[1] - then[1]
         total += now[2] - then[2]
-    return busy, stolen, total
-
-
-def steal_share(stolen: int, total: int) -> float:
-    """The share of the CPUs' time the hypervisor gave to other guests (NaN if none passed)."""
-    return round(stolen / total, 3) if total else float("nan")
+    return Ticks(busy, stolen, total)
 
 
 @contextlib.contextmanager

@@ -48,7 +48,7 @@ from benchmarks.mock_throughput import (
     pinned_argv,
     source_digest,
 )
-from benchmarks.pinning import affinity, cpu_ticks, parse_cpus, steal_share, ticks_between
+from benchmarks.pinning import affinity, cpu_ticks, parse_cpus, ticks_between
 from benchmarks.processes import (
     CLOCK_TICKS,
     MissingTool,
@@ -393,11 +393,8 @@ def machine_share(
     before: dict[int, tuple[int, int, int]], after: dict[int, tuple[int, int, int]], cpus: set[int]
 ) -> dict[str, float]:
     """How busy ``cpus`` were over an interval, and what share the hypervisor took."""
-    busy, stolen, total = ticks_between(before, after, cpus)
-    return {
-        "busy": round(busy / total, 3) if total else float("nan"),
-        "steal": steal_share(stolen, total),
-    }
+    ticks = ticks_between(before, after, cpus)
+    return {"busy": ticks.busy_share, "steal": ticks.steal}
 
 
 def show(result: dict[str, Any]) -> str:

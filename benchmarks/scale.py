@@ -56,7 +56,6 @@ from benchmarks.pinning import (
     checked_cpus,
     cpu_ticks,
     parse_cpus,
-    steal_share,
     ticks_between,
 )
 from benchmarks.processes import ServerProcess, cpu_seconds, free_port, own_rss_bytes
@@ -345,12 +344,12 @@ class Cell:
                     self.ready["base_url"], script, connections=connections, seconds=seconds
                 )
             spent = cpu_seconds(pid) - cpu_before
-            _, stolen, total = ticks_between(machine_before, cpu_ticks(), self.server_cpus)
+            ticks = ticks_between(machine_before, cpu_ticks(), self.server_cpus)
             return result, {
                 "endpoint": name,
                 **result.as_dict(),
                 "cpu_us_per_req": spent / result.requests * 1e6 if result.requests else None,
-                "steal": steal_share(stolen, total),
+                "steal": ticks.steal,
             }
 
         label = f"{self.label} {name.upper()}"

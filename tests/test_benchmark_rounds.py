@@ -225,7 +225,9 @@ def test_steal_is_the_share_of_the_server_cpus_time_the_hypervisor_took() -> Non
     pinning = load("pinning")
     before = {0: (100, 5, 1_000), 1: (900, 0, 1_000)}
     after = {0: (400, 35, 1_600), 1: (1_500, 0, 1_600)}
-    busy, stolen, total = pinning.ticks_between(before, after, {0})  # the server's core only
-    assert (busy, stolen, total) == (300, 30, 600)
-    assert pinning.steal_share(stolen, total) == 0.05
-    assert pinning.steal_share(0, 0) != pinning.steal_share(0, 0)  # no time passed: NaN
+    ticks = pinning.ticks_between(before, after, {0})  # the server's core only
+    assert (ticks.busy, ticks.stolen, ticks.total) == (300, 30, 600)
+    assert ticks.steal == 0.05
+    assert ticks.busy_share == 0.5
+    idle = pinning.ticks_between(before, before, {0})
+    assert idle.steal != idle.steal  # no time passed: NaN
