@@ -529,11 +529,9 @@ def _mock_goals(
         """A ratio over rounds, judged (``least``) on its median; not judged when a cell it
         rests on was disturbed twice (``disturbed``: the verdict says so)."""
         measured = None if ratios is None else round(ratios.median, 2)
-        met: bool | str | None = "-"
+        met = "-"
         if least is not None:
-            met = None if ratios is None else ratios.median >= least
-            if disturbed is not None:
-                met = f"disturbed ({disturbed})"
+            met = verdict(None if ratios is None else ratios.median >= least, disturbed)
         add(goal, target, measured, met, "-" if ratios is None else ratios.shown())
 
     for c in connections:
@@ -582,7 +580,7 @@ def _mock_goals(
                 f"p99 {endpoint} @64 (ms, {name}; worst round)",
                 f"<= {GOAL_P99_MS_AT_64:.0f}",
                 max(p99s),
-                f"disturbed ({shaken})" if shaken else max(p99s) <= GOAL_P99_MS_AT_64,
+                verdict(max(p99s) <= GOAL_P99_MS_AT_64, shaken),
                 ", ".join(f"{p:.0f}" for p in p99s) if len(p99s) > 1 else "-",
             )
     failed = sum(c["non_2xx_3xx"] + c["socket_errors"] + c["timeouts"] for c in mock["cells"])

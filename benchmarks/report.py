@@ -103,7 +103,11 @@ def write_results(name: str, data: Mapping[str, Any]) -> Path:
     return path
 
 
-def verdict(met: bool | None) -> str:
+def verdict(met: bool | None, disturbed: str | None = None) -> str:
+    """A goal's verdict; ``disturbed`` (why the machine, not the server, made a figure it
+    rests on) leaves it unjudged whatever ``met`` says."""
+    if disturbed is not None:
+        return f"disturbed ({disturbed})"
     if met is None:
         return "not measured"
     return "met" if met else "MISSED"

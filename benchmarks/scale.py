@@ -553,9 +553,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "rounds": "-"
                     if change is None or change.rounds == 1
                     else f"{change.low:+.1%} to {change.high:+.1%} ({change.rounds} rounds)",
-                    "verdict": f"disturbed ({shaken})"
-                    if shaken
-                    else verdict(None if change is None else abs(change.median) <= GOAL_FLATNESS),
+                    "verdict": verdict(
+                        None if change is None else abs(change.median) <= GOAL_FLATNESS, shaken
+                    ),
                 }
             )
     for r in rows:
