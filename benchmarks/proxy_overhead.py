@@ -50,7 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.mock_throughput import affinity, check_pinned, parse_cpus, pinned_argv
+from benchmarks.mock_throughput import check_pinned, pinned_argv
+from benchmarks.pinning import affinity, parse_cpus
 from benchmarks.processes import MissingTool, ServerProcess, console_script, free_port
 from benchmarks.report import table, verdict, write_results
 from benchmarks.workload import AGENT_ID, AUTH_HEADERS, async_path, realistic_body_text
